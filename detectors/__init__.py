@@ -1,0 +1,1 @@
+"""Finding PII: the one-pass text scanner, its validators, optional NER, media inspection."""

@@ -1,0 +1,1 @@
+"""The ``veil`` command line: one entry point, one module per subcommand."""
