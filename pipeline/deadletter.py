@@ -47,6 +47,13 @@ class DeadLetter:
         # A frozen record must not be changed through a mapping its caller still holds.
         object.__setattr__(self, "source", _frozen(self.source))
 
+    def __reduce__(
+        self,
+    ) -> tuple[type[DeadLetter], tuple[Reason, str, dict[str, SourceValue], bytes]]:
+        # A read-only mapping proxy cannot be pickled; dead letters cross process boundaries
+        # (replay workers), so rebuild from a plain copy.
+        return (type(self), (self.reason, self.message, dict(self.source), self.raw))
+
     @classmethod
     def from_error(
         cls, error: RecordError, *, source: Mapping[str, SourceValue], raw: bytes

@@ -52,3 +52,10 @@ def test_source_cannot_be_changed_through_callers_dict() -> None:
 def test_from_json_line_rejects_other_records(line: str) -> None:
     with pytest.raises(ValueError, match="not a dead-letter record"):
         DeadLetter.from_json_line(line)
+
+
+def test_pickles_for_worker_processes() -> None:
+    import pickle
+
+    dl = DeadLetter(Reason.TOO_DEEP, "nested deeper than 64", {"file": "a", "line": 2}, b"[[[")
+    assert pickle.loads(pickle.dumps(dl)) == dl  # noqa: S301  (our own bytes)
