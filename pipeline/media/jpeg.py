@@ -1,0 +1,194 @@
+"""JPEG: rewrite the marker segment list, never the image.
+
+Kept byte-identical: SOFn, DQT, DHT, DAC, DRI, SOS headers and the entropy-coded data, the
+Adobe APP14 segment (it tells the decoder how to convert colours) and the ICC profile (APP2
+``ICC_PROFILE``). JFIF APP0 is kept without its thumbnail. APP1 Exif is replaced by a minimal
+EXIF (Orientation; dates and coarse GPS only if the policy says so). Everything else -- XMP
+(also extended), IPTC/Photoshop APP13, FlashPix, MPF, maker segments, comments, and any data
+after EOI (MPF previews, vendor trailers, appended videos) -- is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from pipeline.errors import CorruptMedia
+from pipeline.media.iptc import report_photoshop
+from pipeline.media.policy import MediaPolicy, Removals
+from pipeline.media.tiff import MAX_PIXELS, rewrite_exif
+from pipeline.media.xmp import report_xmp
+
+SOI, EOI, SOS, APP0, APP1, APP2, APP13, APP14, COM = (
+    0xD8,
+    0xD9,
+    0xDA,
+    0xE0,
+    0xE1,
+    0xE2,
+    0xED,
+    0xEE,
+    0xFE,
+)
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+# Segments the decoder needs; copied as they are.
+_STRUCTURE = _SOF | {0xC4, 0xCC, 0xDB, 0xDD, 0xDC}  # DHT, DAC, DQT, DRI, DNL
+# In entropy-coded data a real marker is 0xFF followed by neither 0x00 (stuffing), an RSTn,
+# nor another 0xFF (fill). A regex finds them in C, not byte by byte in Python.
+_MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
+_XMP_EXT_ID = b"http://ns.adobe.com/xmp/extension/\x00"
+MAX_SEGMENTS = 100_000  # far above any real file; bounds the loop on hostile input
+
+
+def strip_jpeg(data: bytes, policy: MediaPolicy, removals: Removals, label: str) -> bytes:
+    """Return ``data`` with metadata segments removed or minimised.
+
+    Raises:
+        CorruptMedia: truncated segments, a scan without a frame header, missing EOI, or
+            declared dimensions above the pixel limit.
+    """
+    n = len(data)
+    if n < 4 or data[:2] != b"\xff\xd8":
+        msg = f"{label}: not a JPEG (no SOI)"
+        raise CorruptMedia(msg)
+    out: list[bytes] = [b"\xff\xd8"]
+    pos = 2
+    seen_sof = seen_scan = False
+    exif_done = False
+    for _ in range(MAX_SEGMENTS):
+        if pos + 2 > n or data[pos] != 0xFF:
+            msg = f"{label}: truncated or corrupt JPEG segment at byte {pos}"
+            raise CorruptMedia(msg)
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # standalone markers, no payload
+            pos += 2
+            continue
+        if marker == EOI and seen_scan:  # EOI after a segment that followed the last scan
+            out.append(b"\xff\xd9")
+            if pos + 2 < n:
+                _report_trailer(data[pos + 2 :], removals)
+            return b"".join(out)
+        if marker in (SOI, EOI):
+            msg = f"{label}: unexpected {'EOI' if marker == EOI else 'SOI'} before the image data"
+            raise CorruptMedia(msg)
+        if pos + 4 > n:
+            msg = f"{label}: truncated JPEG segment header at byte {pos}"
+            raise CorruptMedia(msg)
+        length = struct.unpack_from(">H", data, pos + 2)[0]
+        end = pos + 2 + length
+        if length < 2 or end > n:
+            msg = f"{label}: JPEG segment at byte {pos} runs past the end of the file"
+            raise CorruptMedia(msg)
+        payload = data[pos + 4 : end]
+        if marker in _SOF:
+            _check_frame(payload, label)
+            seen_sof = True
+            out.append(data[pos:end])
+        elif marker in _STRUCTURE:
+            out.append(data[pos:end])
+        elif marker == SOS:
+            if not seen_sof:
+                msg = f"{label}: JPEG scan before any frame header"
+                raise CorruptMedia(msg)
+            seen_scan = True
+            scan_end, at_eoi = _scan_end(data, end, label)
+            out.append(data[pos:scan_end])
+            if at_eoi:
+                out.append(b"\xff\xd9")
+                if scan_end + 2 < n:
+                    _report_trailer(data[scan_end + 2 :], removals)
+                return b"".join(out)
+            pos = scan_end
+            continue
+        else:
+            kept = _metadata_segment(marker, payload, policy, removals, label, exif_done)
+            if marker == APP1 and payload.startswith(b"Exif\x00\x00"):
+                exif_done = True
+            if kept is not None:
+                out.append(kept)
+        pos = end
+    msg = f"{label}: too many JPEG segments"
+    raise CorruptMedia(msg)
+
+
+def _check_frame(payload: bytes, label: str) -> None:
+    if len(payload) < 6:
+        msg = f"{label}: JPEG frame header truncated"
+        raise CorruptMedia(msg)
+    height, width = struct.unpack_from(">HH", payload, 1)
+    if width * height > MAX_PIXELS:
+        msg = f"{label}: declared dimensions exceed the {MAX_PIXELS}-pixel limit"
+        raise CorruptMedia(msg)
+
+
+def _scan_end(data: bytes, start: int, label: str) -> tuple[int, bool]:
+    """Offset of the marker ending the entropy-coded data from ``start``; True if it is EOI."""
+    m = _MARKER_IN_SCAN.search(data, start)
+    if m is None:
+        msg = f"{label}: JPEG image data truncated (no EOI)"
+        raise CorruptMedia(msg)
+    return m.start(), data[m.start() + 1] == EOI
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _metadata_segment(
+    marker: int,
+    payload: bytes,
+    policy: MediaPolicy,
+    removals: Removals,
+    label: str,
+    exif_done: bool,
+) -> bytes | None:
+    """The segment to write for an APPn/COM segment, or None to drop it."""
+    if marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
+        if payload[12] or payload[13] or len(payload) > 14:
+            removals.add("thumbnail", "JFIFThumbnail")
+        return _segment(APP0, payload[:12] + b"\x00\x00")  # same header, no thumbnail
+    if marker == APP1 and payload.startswith(b"Exif\x00\x00"):
+        if exif_done:  # a second Exif block: only the first is ever read by viewers
+            removals.add("other", "ExtraExifSegment")
+            return None
+        new = rewrite_exif(payload[6:], policy, removals, label)
+        return None if new is None else _segment(APP1, b"Exif\x00\x00" + new)
+    if marker == APP2 and payload.startswith(b"ICC_PROFILE\x00"):
+        removals.keep("ICC_Profile")
+        return _segment(marker, payload)
+    if marker == APP14 and payload.startswith(b"Adobe"):
+        removals.keep("Adobe")  # colour transform flag; needed to decode identically
+        return _segment(marker, payload)
+    _report_dropped(marker, payload, removals)
+    return None
+
+
+def _report_dropped(marker: int, payload: bytes, removals: Removals) -> None:
+    if marker == APP1 and payload.startswith(_XMP_ID):
+        report_xmp(payload[len(_XMP_ID) :], removals)
+    elif marker == APP1 and payload.startswith(_XMP_EXT_ID):
+        removals.add("xmp", "ExtendedXMP")
+    elif marker == APP13:
+        removals.add("iptc", "Photoshop-APP13")
+        if payload.startswith(b"Photoshop 3.0\x00"):
+            report_photoshop(payload[14:], removals)
+    elif marker == APP2 and payload.startswith(b"MPF\x00"):
+        removals.add("thumbnail", "MPF")
+    elif marker == APP0 and payload.startswith(b"JFXX\x00"):
+        removals.add("thumbnail", "JFXXThumbnail")
+    elif marker == COM:
+        removals.add("other", "Comment")
+    else:
+        ident = payload[:16].split(b"\x00", 1)[0]
+        safe = ident.decode("ascii", "replace") if ident.isascii() and ident.isalnum() else ""
+        removals.add("other", f"APP{marker - APP0}" + (f"-{safe}" if safe else ""))
+
+
+def _report_trailer(trailer: bytes, removals: Removals) -> None:
+    if trailer.strip(b"\x00\xff"):
+        preview = b"\xff\xd8\xff" in trailer[:65536] or b"ftyp" in trailer[:65536]
+        removals.add("thumbnail" if preview else "other", "TrailerData")

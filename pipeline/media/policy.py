@@ -1,0 +1,107 @@
+"""Value types of the media stripper: what the policy allows and what a strip did.
+
+Categories are a closed set so that audit records and the CLI summary stay comparable across
+formats; every removed item is reported by *tag name only*, never by value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+# The closed set of categories a removed tag is reported under (contract with the audit).
+CATEGORIES: tuple[str, ...] = (
+    "location",
+    "serial",
+    "owner",
+    "maker_notes",
+    "thumbnail",
+    "xmp",
+    "iptc",
+    "identifiers",
+    "dates",
+    "other",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPolicy:
+    """What metadata may survive a strip.
+
+    Attributes:
+        location: ``"drop"`` removes every location tag; ``"coarse"`` keeps latitude and
+            longitude rounded to two decimals (about 1 km) where the format can carry it
+            without re-encoding (EXIF GPS in JPEG, WebP, PNG eXIf, XMP sidecars) and drops
+            the rest (altitude, direction, timestamps, place names).
+        keep_dates: keep capture dates (EXIF DateTimeOriginal and friends, QuickTime
+            creation times). Dates are removed by default.
+    """
+
+    location: Literal["drop", "coarse"] = "drop"
+    keep_dates: bool = False
+
+    def __post_init__(self) -> None:
+        if self.location not in ("drop", "coarse"):
+            msg = "MediaPolicy.location must be 'drop' or 'coarse'"
+            raise ValueError(msg)
+
+
+def _empty_removed() -> Mapping[str, tuple[str, ...]]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class StripResult:
+    """Outcome of one successful strip.
+
+    Attributes:
+        data: the stripped file (empty bytes for :func:`pipeline.media.strip_file`, which
+            writes to its destination instead).
+        media_type: MIME type detected from the magic bytes, never from a name.
+        removed: category -> sorted, de-duplicated tag names removed (no values).
+        kept: names of the metadata items deliberately kept (for example ``Orientation``,
+            ``ICC_Profile``).
+    """
+
+    data: bytes
+    media_type: str
+    removed: Mapping[str, tuple[str, ...]] = field(default_factory=_empty_removed)
+    kept: tuple[str, ...] = ()
+
+
+class Removals:
+    """Mutable collector used while stripping; frozen into :class:`StripResult` at the end."""
+
+    __slots__ = ("_by_cat", "_kept")
+
+    def __init__(self) -> None:
+        self._by_cat: dict[str, set[str]] = {}
+        self._kept: set[str] = set()
+
+    def add(self, category: str, name: str) -> None:
+        """Record that tag ``name`` of ``category`` was removed."""
+        if category not in CATEGORIES:
+            category = "other"
+        self._by_cat.setdefault(category, set()).add(name)
+
+    def keep(self, name: str) -> None:
+        """Record that metadata item ``name`` was deliberately kept."""
+        self._kept.add(name)
+
+    def merge(self, other: Removals) -> None:
+        """Add everything ``other`` collected."""
+        for cat, names in other._by_cat.items():
+            self._by_cat.setdefault(cat, set()).update(names)
+        self._kept.update(other._kept)
+
+    def result(self, data: bytes, media_type: str) -> StripResult:
+        """Freeze into a :class:`StripResult`."""
+        removed = {c: tuple(sorted(self._by_cat[c])) for c in CATEGORIES if c in self._by_cat}
+        return StripResult(
+            data=data,
+            media_type=media_type,
+            removed=MappingProxyType(removed),
+            kept=tuple(sorted(self._kept)),
+        )

@@ -1,0 +1,464 @@
+"""TIFF structures: IFD parsing with bounds, EXIF rewriting, and a minimal IFD writer.
+
+Used for EXIF blobs (JPEG APP1, WebP ``EXIF``, PNG ``eXIf``) and for whole TIFF files.
+Every offset read from the input is bounds-checked before use, IFD chains are followed with a
+visited set and a hard cap, so a hostile file can neither loop nor make us read past its end.
+We never *copy* an IFD from the input: the output EXIF is written from scratch from the few
+values the policy keeps, so an unknown tag can never leak through.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from exifread.tags.exif import EXIF_TAGS, GPS_TAGS, INTEROP_TAGS
+
+from pipeline.errors import CorruptMedia
+from pipeline.media.policy import MediaPolicy, Removals
+
+# Value sizes of the TIFF field types (TIFF 6.0 + BigTIFF types we only need to size).
+TYPE_SIZES: dict[int, int] = {
+    1: 1,
+    2: 1,
+    3: 2,
+    4: 4,
+    5: 8,
+    6: 1,
+    7: 1,
+    8: 2,
+    9: 4,
+    10: 8,
+    11: 4,
+    12: 8,
+    13: 4,
+    16: 8,
+    17: 8,
+    18: 8,
+}
+BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED = 1, 2, 3, 4, 5, 7
+
+MAX_IFDS = 32  # IFD0, IFD1, Exif, GPS, Interop... real files have < 10
+MAX_ENTRIES = 2048  # per IFD; real IFDs have < 300
+MAX_PIXELS = 178_956_970  # Pillow's decompression-bomb error threshold; refuse above it
+
+TAG_EXIF_IFD, TAG_GPS_IFD, TAG_INTEROP_IFD = 0x8769, 0x8825, 0xA005
+TAG_ORIENTATION = 0x0112
+DATE_TAGS_IFD0 = (0x0132,)  # DateTime
+DATE_TAGS_EXIF = (0x9003, 0x9004, 0x9010, 0x9011, 0x9012, 0x9290, 0x9291, 0x9292)
+
+# Category of well-known tags; everything else in a removed IFD is "other".
+_CATEGORY: dict[int, str] = {
+    0x013B: "owner",
+    0x8298: "owner",
+    0xA430: "owner",
+    0x9C9D: "owner",
+    0xFDE8: "owner",
+    0x013C: "identifiers",
+    0xA431: "serial",
+    0xA435: "serial",
+    0xC62F: "serial",
+    0xFDE9: "serial",
+    0x927C: "maker_notes",
+    0xC634: "maker_notes",
+    0xA420: "identifiers",
+    0x010F: "identifiers",
+    0x0110: "identifiers",
+    0x0131: "identifiers",
+    0xA432: "identifiers",
+    0xA433: "identifiers",
+    0xA434: "identifiers",
+    0xC614: "identifiers",
+    0xC615: "identifiers",
+    0x02BC: "xmp",
+    0x83BB: "iptc",
+    0x8649: "iptc",
+    0x0132: "dates",
+    0x9003: "dates",
+    0x9004: "dates",
+    0x9010: "dates",
+    0x9011: "dates",
+    0x9012: "dates",
+    0x9290: "dates",
+    0x9291: "dates",
+    0x9292: "dates",
+    # GeoTIFF keys place the image on the earth.
+    33550: "location",
+    33922: "location",
+    34264: "location",
+    34735: "location",
+    34736: "location",
+    34737: "location",
+    TAG_GPS_IFD: "location",
+}
+_EXTRA_NAMES: dict[int, str] = {
+    33550: "ModelPixelScaleTag",
+    33922: "ModelTiepointTag",
+    34264: "ModelTransformationTag",
+    34735: "GeoKeyDirectoryTag",
+    34736: "GeoDoubleParamsTag",
+    34737: "GeoAsciiParamsTag",
+    0xC634: "DNGPrivateData",
+    0xC62F: "CameraSerialNumber",
+    34675: "ICC_Profile",
+    0x02BC: "XMP",
+    0x83BB: "IPTC-NAA",
+    0x8649: "PhotoshopSettings",
+}
+
+
+def tag_name(tag: int, ifd: str = "IFD0") -> str:
+    """Human name of ``tag`` in an IFD of kind ``ifd`` (``GPS``, ``Interop`` or other)."""
+    entry: tuple[object, ...] | None
+    if ifd == "GPS":
+        entry = GPS_TAGS.get(tag)
+    elif ifd == "Interop":
+        entry = INTEROP_TAGS.get(tag)
+    else:
+        entry = EXIF_TAGS.get(tag)
+    if tag in _EXTRA_NAMES and ifd not in ("GPS", "Interop"):
+        return _EXTRA_NAMES[tag]
+    return str(entry[0]) if entry else f"Tag0x{tag:04X}"
+
+
+def category_of(tag: int, ifd: str) -> str:
+    """Removal category of ``tag`` found in an IFD of kind ``ifd``."""
+    if ifd == "GPS":
+        return "location"
+    if ifd == "IFD1":
+        return "thumbnail"
+    return _CATEGORY.get(tag, "other")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One IFD entry; ``offset`` is where its value bytes start in the buffer, -1 if invalid."""
+
+    tag: int
+    type: int
+    count: int
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ifd:
+    """A parsed IFD: entries by tag and the offset of the next IFD (0 = none)."""
+
+    entries: dict[int, Entry]
+    next_offset: int
+
+
+class TiffReader:
+    """Bounds-checked reader over a TIFF-structured buffer (a TIFF file or an EXIF blob).
+
+    Args:
+        data: the buffer, starting at the TIFF header (``II*\\0`` or ``MM\\0*``).
+        label: names the file in error messages.
+
+    Raises:
+        CorruptMedia: bad header.
+    """
+
+    def __init__(self, data: bytes, label: str) -> None:
+        if len(data) < 8:
+            msg = f"{label}: TIFF header truncated"
+            raise CorruptMedia(msg)
+        if data[:4] == b"II*\x00":
+            self.endian = "<"
+        elif data[:4] == b"MM\x00*":
+            self.endian = ">"
+        else:
+            msg = f"{label}: bad TIFF header"
+            raise CorruptMedia(msg)
+        self.data = data
+        self.label = label
+        self.first_ifd = self.u32(4)
+        self._visited: set[int] = set()
+
+    def u16(self, off: int) -> int:
+        """Unsigned 16-bit value at ``off`` (caller checked bounds)."""
+        return int(struct.unpack_from(self.endian + "H", self.data, off)[0])
+
+    def u32(self, off: int) -> int:
+        """Unsigned 32-bit value at ``off`` (caller checked bounds)."""
+        return int(struct.unpack_from(self.endian + "I", self.data, off)[0])
+
+    def ifd(self, offset: int, where: str) -> Ifd:
+        """Parse the IFD at ``offset``.
+
+        Raises:
+            CorruptMedia: the IFD lies past the end, repeats (a loop), or there are too many.
+        """
+        n = len(self.data)
+        if offset in self._visited:
+            msg = f"{self.label}: IFD offset loop at {where}"
+            raise CorruptMedia(msg)
+        if len(self._visited) >= MAX_IFDS:
+            msg = f"{self.label}: too many IFDs (over {MAX_IFDS})"
+            raise CorruptMedia(msg)
+        if offset < 8 or offset + 2 > n:
+            msg = f"{self.label}: {where} offset past the end of the data"
+            raise CorruptMedia(msg)
+        self._visited.add(offset)
+        count = self.u16(offset)
+        if count > MAX_ENTRIES or offset + 2 + 12 * count + 4 > n:
+            msg = f"{self.label}: {where} entry table past the end of the data"
+            raise CorruptMedia(msg)
+        entries: dict[int, Entry] = {}
+        for i in range(count):
+            p = offset + 2 + 12 * i
+            tag, typ = self.u16(p), self.u16(p + 2)
+            cnt = self.u32(p + 4)
+            size = TYPE_SIZES.get(typ, 0) * cnt
+            if TYPE_SIZES.get(typ) is None:
+                voff = -1
+            elif size <= 4:
+                voff = p + 8
+            else:
+                voff = self.u32(p + 8)
+                if voff + size > n:
+                    voff = -1  # reported as removed, never read
+            entries.setdefault(tag, Entry(tag, typ, cnt, voff, size))
+        return Ifd(entries, self.u32(offset + 2 + 12 * count))
+
+    def raw(self, e: Entry) -> bytes:
+        """The value bytes of ``e`` (empty if the entry's value is out of bounds)."""
+        return b"" if e.offset < 0 else self.data[e.offset : e.offset + e.size]
+
+    def ints(self, e: Entry) -> tuple[int, ...]:
+        """Values of a BYTE/SHORT/LONG entry; empty for any other type or a bad offset."""
+        fmt = {BYTE: "B", SHORT: "H", LONG: "I", 13: "I"}.get(e.type)
+        if fmt is None or e.offset < 0:
+            return ()
+        return tuple(
+            int(v) for v in struct.unpack_from(f"{self.endian}{e.count}{fmt}", self.data, e.offset)
+        )
+
+    def rationals(self, e: Entry) -> tuple[tuple[int, int], ...]:
+        """Values of a RATIONAL entry as (numerator, denominator) pairs."""
+        if e.type != RATIONAL or e.offset < 0:
+            return ()
+        v = struct.unpack_from(f"{self.endian}{2 * e.count}I", self.data, e.offset)
+        return tuple((int(v[i]), int(v[i + 1])) for i in range(0, len(v), 2))
+
+    def pointer(self, ifd: Ifd, tag: int) -> int | None:
+        """Offset stored in a sub-IFD pointer tag, or None if absent or malformed."""
+        e = ifd.entries.get(tag)
+        if e is None or e.type not in (LONG, 13, UNDEFINED) or e.count != 1 or e.offset < 0:
+            return None
+        return self.u32(e.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class ExifDirs:
+    """The IFDs of an EXIF blob, by kind; absent ones are None."""
+
+    reader: TiffReader
+    ifd0: Ifd
+    exif: Ifd | None
+    gps: Ifd | None
+    interop: Ifd | None
+    later: tuple[Ifd, ...]  # IFD1 (thumbnail) and anything chained after it
+
+
+def read_exif(data: bytes, label: str) -> ExifDirs:
+    """Parse the IFD tree of an EXIF blob (TIFF header first).
+
+    Raises:
+        CorruptMedia: broken header or IFD structure (loops, offsets past the end).
+    """
+    r = TiffReader(data, label)
+    ifd0 = r.ifd(r.first_ifd, "IFD0")
+    exif = _sub(r, ifd0, TAG_EXIF_IFD, "ExifIFD")
+    gps = _sub(r, ifd0, TAG_GPS_IFD, "GPS IFD")
+    interop = _sub(r, exif, TAG_INTEROP_IFD, "Interop IFD") if exif else None
+    later: list[Ifd] = []
+    nxt = ifd0.next_offset
+    while nxt:  # bounded: TiffReader.ifd refuses loops and more than MAX_IFDS
+        ifd = r.ifd(nxt, f"IFD{len(later) + 1}")
+        later.append(ifd)
+        nxt = ifd.next_offset
+    return ExifDirs(r, ifd0, exif, gps, interop, tuple(later))
+
+
+def _sub(r: TiffReader, parent: Ifd, tag: int, where: str) -> Ifd | None:
+    off = r.pointer(parent, tag)
+    return r.ifd(off, where) if off else None
+
+
+def exif_tags(dirs: ExifDirs) -> Iterable[tuple[str, int, str]]:
+    """Every tag in the blob as (ifd kind, tag id, name), for reporting."""
+    groups: list[tuple[str, Ifd | None]] = [
+        ("IFD0", dirs.ifd0),
+        ("ExifIFD", dirs.exif),
+        ("GPS", dirs.gps),
+        ("Interop", dirs.interop),
+    ]
+    groups += [("IFD1", ifd) for ifd in dirs.later]
+    for kind, ifd in groups:
+        if ifd is None:
+            continue
+        for tag in ifd.entries:
+            if tag in (TAG_EXIF_IFD, TAG_INTEROP_IFD):
+                continue  # structure, not metadata
+            yield kind, tag, tag_name(tag, kind)
+    if dirs.later:
+        yield "IFD1", -1, "ThumbnailImage"
+
+
+@dataclass(slots=True)
+class OutEntry:
+    """An entry to write: the value bytes are already in the output byte order."""
+
+    tag: int
+    type: int
+    count: int
+    value: bytes
+
+
+def write_ifd(entries: list[OutEntry], start: int, endian: str, next_ifd: int = 0) -> bytes:
+    """Serialise one IFD placed at ``start`` followed by its out-of-line values.
+
+    Entries are sorted by tag as TIFF requires; values are word-aligned.
+    """
+    entries = sorted(entries, key=lambda e: e.tag)
+    table = bytearray(struct.pack(endian + "H", len(entries)))
+    data_area = bytearray()
+    data_start = start + 2 + 12 * len(entries) + 4
+    for e in entries:
+        table += struct.pack(endian + "HHI", e.tag, e.type, e.count)
+        if len(e.value) <= 4:
+            table += e.value.ljust(4, b"\x00")
+        else:
+            table += struct.pack(endian + "I", data_start + len(data_area))
+            data_area += e.value
+            if len(data_area) % 2:
+                data_area += b"\x00"
+    table += struct.pack(endian + "I", next_ifd)
+    return bytes(table + data_area)
+
+
+def ifd_size(entries: list[OutEntry]) -> int:
+    """Bytes :func:`write_ifd` will produce for ``entries``."""
+    out = 2 + 12 * len(entries) + 4
+    for e in entries:
+        if len(e.value) > 4:
+            out += len(e.value) + len(e.value) % 2
+    return out
+
+
+def _copy(r: TiffReader, e: Entry) -> OutEntry | None:
+    """Re-encode ``e`` in the reader's byte order (same order, so bytes are reusable)."""
+    raw = r.raw(e)
+    return OutEntry(e.tag, e.type, e.count, raw) if raw or e.size == 0 else None
+
+
+def _coarse(r: TiffReader, gps: Ifd, ref_tag: int, val_tag: int) -> tuple[bytes, float] | None:
+    ref, val = gps.entries.get(ref_tag), gps.entries.get(val_tag)
+    if ref is None or val is None or val.count != 3:
+        return None
+    parts = r.rationals(val)
+    if len(parts) != 3 or any(d == 0 for _, d in parts):
+        return None
+    deg = sum(n / d / f for (n, d), f in zip(parts, (1, 60, 3600), strict=True))
+    return r.raw(ref)[:1], round(deg, 2)
+
+
+def coarse_gps_entries(r: TiffReader, gps: Ifd | None) -> list[OutEntry]:
+    """GPS entries with latitude/longitude rounded to 0.01 degree; [] if unusable."""
+    if gps is None:
+        return []
+    lat = _coarse(r, gps, 1, 2)
+    lon = _coarse(r, gps, 3, 4)
+    if lat is None or lon is None or lat[0] not in (b"N", b"S") or lon[0] not in (b"E", b"W"):
+        return []
+    e = r.endian
+
+    def rat(deg: float) -> bytes:
+        return struct.pack(e + "6I", round(deg * 100), 100, 0, 1, 0, 1)
+
+    return [
+        OutEntry(0, BYTE, 4, bytes((2, 3, 0, 0))),
+        OutEntry(1, ASCII, 2, lat[0] + b"\x00"),
+        OutEntry(2, RATIONAL, 3, rat(lat[1])),
+        OutEntry(3, ASCII, 2, lon[0] + b"\x00"),
+        OutEntry(4, RATIONAL, 3, rat(lon[1])),
+    ]
+
+
+def build_exif(
+    ifd0: list[OutEntry], exif: list[OutEntry], gps: list[OutEntry], endian: str
+) -> bytes:
+    """A complete EXIF/TIFF blob: IFD0 with optional ExifIFD and GPS IFD, no IFD1."""
+    e = endian
+    ifd0 = list(ifd0)
+    if exif:
+        ifd0.append(OutEntry(TAG_EXIF_IFD, LONG, 1, b"\x00" * 4))
+    if gps:
+        ifd0.append(OutEntry(TAG_GPS_IFD, LONG, 1, b"\x00" * 4))
+    pos = 8 + ifd_size(ifd0)
+    exif_off = pos
+    pos += ifd_size(exif) if exif else 0
+    gps_off = pos
+    for ent in ifd0:
+        if ent.tag == TAG_EXIF_IFD:
+            ent.value = struct.pack(e + "I", exif_off)
+        elif ent.tag == TAG_GPS_IFD:
+            ent.value = struct.pack(e + "I", gps_off)
+    header = (b"II*\x00" if e == "<" else b"MM\x00*") + struct.pack(e + "I", 8)
+    out = header + write_ifd(ifd0, 8, e)
+    if exif:
+        out += write_ifd(exif, exif_off, e)
+    if gps:
+        out += write_ifd(gps, gps_off, e)
+    return out
+
+
+def rewrite_exif(data: bytes, policy: MediaPolicy, removals: Removals, label: str) -> bytes | None:
+    """Minimal EXIF replacing ``data``: Orientation, dates if kept, coarse GPS if allowed.
+
+    Every other tag of the input is reported in ``removals`` by category.
+
+    Returns:
+        The new TIFF-structured blob, or None when nothing is worth keeping.
+
+    Raises:
+        CorruptMedia: the IFD structure is broken.
+    """
+    dirs = read_exif(data, label)
+    r = dirs.reader
+    out0: list[OutEntry] = []
+    out_exif: list[OutEntry] = []
+    kept: set[tuple[str, int]] = set()
+    orient = dirs.ifd0.entries.get(TAG_ORIENTATION)
+    if orient is not None and orient.type == SHORT and orient.count == 1:
+        values = r.ints(orient)
+        if values and 1 <= values[0] <= 8:
+            out0.append(OutEntry(TAG_ORIENTATION, SHORT, 1, r.raw(orient)))
+            kept.add(("IFD0", TAG_ORIENTATION))
+            removals.keep("Orientation")
+    if policy.keep_dates:
+        for kind, ifd, tags, out in (
+            ("IFD0", dirs.ifd0, DATE_TAGS_IFD0, out0),
+            ("ExifIFD", dirs.exif, DATE_TAGS_EXIF, out_exif),
+        ):
+            for tag in tags:
+                ent = ifd.entries.get(tag) if ifd else None
+                copied = _copy(r, ent) if ent is not None and ent.type == ASCII else None
+                if copied is not None and ent is not None and ent.count <= 64:
+                    out.append(copied)
+                    kept.add((kind, tag))
+                    removals.keep(tag_name(tag, kind))
+    gps = coarse_gps_entries(r, dirs.gps) if policy.location == "coarse" else []
+    if gps:
+        kept.update({("GPS", 1), ("GPS", 2), ("GPS", 3), ("GPS", 4)})
+        removals.keep("GPSLatitude(coarse)")
+        removals.keep("GPSLongitude(coarse)")
+    for kind, tag, name in exif_tags(dirs):
+        if (kind, tag) not in kept:
+            removals.add(category_of(tag, kind) if tag >= 0 else "thumbnail", name)
+    if not (out0 or out_exif or gps):
+        return None
+    return build_exif(out0, out_exif, gps, r.endian)
