@@ -1,0 +1,208 @@
+"""One-pass multi-pattern matchers: Hyperscan, RE2 and one combined Python ``re``.
+
+All three take the same candidate patterns (:mod:`detectors.patterns`) and return candidate
+spans ``(class, start, end)`` with ``start``/``end`` as Python string indices. They differ in
+what they can report:
+
+* ``HyperscanMatcher`` runs every pattern at once over the UTF-8 bytes and reports overlapping
+  candidates of different classes (a digit run inside a failed IBAN candidate is still seen).
+  Hyperscan reports *end* offsets; ``HS_FLAG_SOM_LEFTMOST`` adds the leftmost start, and byte
+  offsets are mapped back to code-point offsets for non-ASCII text.
+* ``CombinedReMatcher`` / ``Re2Matcher`` use one alternation with a named group per class:
+  leftmost match, first alternative wins, no overlaps.
+
+Which one :func:`best_matcher` picks was decided by measurement (``benchmarks/detectors.py``;
+numbers in the README and in :mod:`detectors.scanner`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from detectors.patterns import URL_TAIL, CandidatePattern, Cls
+
+Candidate = tuple[Cls, int, int]
+
+
+class Matcher(Protocol):
+    """Finds candidate spans for a fixed set of candidate patterns."""
+
+    name: str
+
+    def candidates(self, text: str) -> list[Candidate]:
+        """Return candidate spans in ``text`` (any order; may overlap across classes)."""
+        ...
+
+
+def relax(regex: str) -> str:
+    """Turn bounded repeats ``{0,n}``/``{1,n}`` into ``*``/``+``.
+
+    The bounds exist to keep Python's backtracking engine linear; RE2 and Hyperscan are
+    automata and linear anyway, and they reject large bounded repeats (RE2 caps at 1000,
+    Hyperscan's SOM tracking runs out of room). Validators re-check lengths.
+    """
+    regex = re.sub(r"\{1,\d+\}", "+", regex)
+    return re.sub(r"\{0,\d+\}", "*", regex)
+
+
+def _combined(patterns: Sequence[CandidatePattern], *, relaxed: bool) -> str:
+    parts = []
+    for p in patterns:
+        rx = relax(p.regex) if relaxed else p.regex
+        parts.append(f"(?P<{p.cls.name}>{rx})")
+    return "|".join(parts)
+
+
+class CombinedReMatcher:
+    """One Python ``re`` alternation; leftmost-first, non-overlapping."""
+
+    name = "re"
+
+    def __init__(self, patterns: Sequence[CandidatePattern]) -> None:
+        self._rx = re.compile(_combined(patterns, relaxed=False))
+
+    def candidates(self, text: str) -> list[Candidate]:
+        """See :class:`Matcher`."""
+        return [(Cls[m.lastgroup or ""], m.start(), m.end()) for m in self._rx.finditer(text)]
+
+
+class Re2Matcher:
+    """One RE2 alternation (google-re2); leftmost-first, non-overlapping."""
+
+    name = "re2"
+
+    def __init__(self, patterns: Sequence[CandidatePattern]) -> None:
+        import re2  # optional: only the benchmark and the fallback path need it
+
+        options = re2.Options()
+        options.max_mem = 64 << 20
+        self._rx = re2.compile(_combined(patterns, relaxed=True), options)
+
+    def candidates(self, text: str) -> list[Candidate]:
+        """See :class:`Matcher`."""
+        return [(Cls[m.lastgroup or ""], m.start(), m.end()) for m in self._rx.finditer(text)]
+
+
+class HyperscanMatcher:
+    """All candidate patterns in one Hyperscan block-mode database.
+
+    Thread safety: one scratch space per matcher, guarded by a lock (Hyperscan scratch must not
+    be shared by concurrent scans).
+    """
+
+    name = "hyperscan"
+
+    def __init__(self, patterns: Sequence[CandidatePattern]) -> None:
+        import hyperscan
+
+        self._classes = [p.cls for p in patterns]
+        self._prefix_only = [p.prefix_only for p in patterns]
+        exprs = [relax(p.prefix if p.prefix_only else p.regex).encode() for p in patterns]
+        flags = hyperscan.HS_FLAG_SOM_LEFTMOST | hyperscan.HS_FLAG_UTF8
+        self._db: Any = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self._db.compile(
+            expressions=exprs,
+            ids=list(range(len(exprs))),
+            elements=len(exprs),
+            flags=[flags] * len(exprs),
+        )
+        self._tail = re.compile(URL_TAIL)
+        self._lock = threading.Lock()
+
+    def candidates(self, text: str) -> list[Candidate]:
+        """See :class:`Matcher`."""
+        if not text:
+            return []
+        ascii_only = text.isascii()
+        # surrogatepass: str from JSON may hold lone surrogates; keep one char -> 3 bytes.
+        data = text.encode("ascii") if ascii_only else text.encode("utf-8", "surrogatepass")
+        # Leftmost start per (pattern, start): the longest end wins.
+        best: dict[tuple[int, int], int] = {}
+
+        def on_match(pid: int, start: int, end: int, _flags: int, _ctx: object) -> None:
+            key = (pid, start)
+            if best.get(key, -1) < end:
+                best[key] = end
+
+        with self._lock:
+            self._db.scan(data, match_event_handler=on_match)
+        if not best:
+            return []
+        spans = sorted((pid, s, e) for (pid, s), e in best.items())
+        out: list[Candidate] = []
+        last_pid, last_end = -1, -1
+        to_char = _identity if ascii_only else _ByteToChar(data)
+        for pid, s, e in spans:
+            if pid == last_pid and e <= last_end:
+                continue  # nested inside a longer candidate of the same class
+            last_pid, last_end = pid, e
+            cs, ce = to_char(s), to_char(e)
+            if self._prefix_only[pid]:
+                m = self._tail.match(text, ce)
+                ce = m.end() if m else ce
+            out.append((self._classes[pid], cs, ce))
+        return out
+
+
+def _identity(offset: int) -> int:
+    return offset
+
+
+class _ByteToChar:
+    """Maps UTF-8 byte offsets (at code-point boundaries) to code-point offsets.
+
+    Offsets are looked up in ascending order (candidates are sorted by start within a class,
+    and classes are few), so each lookup decodes only the bytes since the previous one; a
+    backwards lookup restarts from the nearest cached point.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._cache: dict[int, int] = {0: 0}
+        self._last_b = 0
+        self._last_c = 0
+
+    def __call__(self, offset: int) -> int:
+        hit = self._cache.get(offset)
+        if hit is not None:
+            return hit
+        if offset < self._last_b:
+            self._last_b, self._last_c = 0, 0
+        # Offsets fall on code-point boundaries (HS_FLAG_UTF8), so the slice decodes cleanly.
+        chars = len(self._data[self._last_b : offset].decode("utf-8", "surrogatepass"))
+        self._last_b, self._last_c = offset, self._last_c + chars
+        self._cache[offset] = self._last_c
+        return self._last_c
+
+
+def build_matcher(name: str, patterns: Sequence[CandidatePattern]) -> Matcher:
+    """Build the named matcher (``hyperscan``, ``re2`` or ``re``).
+
+    Raises:
+        ValueError: unknown name (the message lists the valid ones).
+        ImportError: the engine's package is not installed.
+    """
+    registry: dict[str, type[HyperscanMatcher] | type[Re2Matcher] | type[CombinedReMatcher]] = {
+        "hyperscan": HyperscanMatcher,
+        "re2": Re2Matcher,
+        "re": CombinedReMatcher,
+    }
+    if name not in registry:
+        msg = f"unknown matcher {name!r}; valid: {sorted(registry)}"
+        raise ValueError(msg)
+    return registry[name](patterns)
+
+
+def best_matcher(patterns: Sequence[CandidatePattern]) -> Matcher:
+    """Return the fastest available matcher (Hyperscan; combined ``re`` where it is missing).
+
+    Hyperscan wheels exist only for x86-64/arm64 Linux and macOS; elsewhere the combined
+    ``re`` is the measured runner-up that needs no extra package.
+    """
+    try:
+        return HyperscanMatcher(patterns)
+    except ImportError:
+        return CombinedReMatcher(patterns)

@@ -1,0 +1,281 @@
+"""Classify a run of digit groups: card, IMEI, SSN, IPv4, account number or phone.
+
+The matcher reports one candidate per run of digit groups ("2024-01-01 4111 1111 1111 1111",
+"+1-984-182-0190 x12"). A run can hold several entities or none, so the run is split into its
+digit groups and consecutive groups are tried in a fixed order, strongest evidence first:
+
+1. dates at the start of a run (``YYYY-MM-DD``): consumed, never PII;
+2. IPv4 (four dotted groups 0-255, not part of a longer dotted version like ``1.2.3.4.5``);
+3. card or IMEI (13-19 digits, Luhn; 15-digit numbers are IMEI unless a card prefix says
+   otherwise or an "imei" keyword precedes them);
+4. US SSN (3-2-4 with one separator kind; a bare 9-digit number only after an SSN keyword);
+5. account number (6-20 digits after an account keyword, when that keyword is nearer than a
+   phone keyword);
+6. phone (``phonenumbers``), on what is left.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import PhoneMetadata
+
+from detectors.findings import Finding
+from detectors.validators import ipv4_ok, luhn_ok, ssn_ok
+
+# Presidio's default regions (US GB DE FR IL IN CA BR) plus CN, so recall is never below it.
+PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CN", "BR", "IL", "CA")
+
+_GROUP = re.compile(r"\d+")
+_EXT = re.compile(r"[A-Za-z#]")
+_DATE_SEPS = frozenset({"-", "/", "."})
+_KW_WINDOW = 40
+_ACCOUNT_KW = re.compile(r"(?:account|acct|a/c|konto|acc(?:t)?\s*(?:no|#|num))", re.IGNORECASE)
+_PHONE_KW = re.compile(r"(?:phone|tel|call|mobile|cell|fax|sms|whatsapp)", re.IGNORECASE)
+_SSN_KW = re.compile(r"(?:ssn|social security)", re.IGNORECASE)
+_IMEI_KW = re.compile(r"imei", re.IGNORECASE)
+_VERSION_KW = re.compile(r"(?:version|ver\.?|build|release|firmware|v)\s*[:=]?\s*$", re.IGNORECASE)
+
+SCORES: dict[str, float] = {
+    "CREDIT_CARD": 1.0,
+    "IMEI": 0.95,
+    "IP_ADDRESS": 0.9,
+    "US_SSN": 0.85,
+    "ACCOUNT_NUMBER": 0.6,
+    "PHONE_NUMBER": 0.75,
+}
+
+
+def _last(rx: re.Pattern[str], before: str) -> int:
+    """Position of the last keyword match in ``before`` (-1 if none)."""
+    pos = -1
+    for m in rx.finditer(before):
+        pos = m.end()
+    return pos
+
+
+def _card_prefix_ok(digits: str) -> bool:
+    # Issuer identification: 2-6 cover Visa/Mastercard/Amex/Discover/JCB/UnionPay/Maestro;
+    # 1800 is JCB's 15-digit range. 13-digit numbers starting with 1 are epoch milliseconds.
+    first = digits[0]
+    if first in "23456":
+        return True
+    return first == "1" and len(digits) != 13
+
+
+def _is_card_15(digits: str) -> bool:
+    return digits[:2] in ("34", "37") or digits[:4] in ("1800", "2131")
+
+
+def classify_run(text: str, start: int, end: int, wanted: frozenset[str]) -> list[Finding]:
+    """Return findings for the digit run ``text[start:end]`` (offsets into ``text``)."""
+    run = text[start:end]
+    groups = [(m.start(), m.end()) for m in _GROUP.finditer(run)]
+    if not groups:
+        return []
+    seps = [run[groups[i][1] : groups[i + 1][0]] for i in range(len(groups) - 1)]
+    k = len(groups)
+    # An extension ("x12", "ext. 3") belongs to the phone before it; nothing else spans it.
+    ext_at = next((i for i, s in enumerate(seps) if any(c.isalpha() or c == "#" for c in s)), k)
+    digs = [run[a:b] for a, b in groups]
+    before = text[max(0, start - _KW_WINDOW) : start]
+    out: list[Finding] = []
+    covered = [False] * k
+    i = 0
+    if k >= 3 and _is_date(digs, seps):
+        covered[0] = covered[1] = covered[2] = True
+        i = 3
+    while i < ext_at:
+        j = _match_at(i, digs, seps, ext_at, run, before, wanted, start, groups, out)
+        if j > i:
+            for t in range(i, j):
+                covered[t] = True
+            i = j
+        else:
+            i += 1
+    _phone_or_account(text, start, run, groups, covered, ext_at, before, wanted, out)
+    return out
+
+
+def _is_date(digs: list[str], seps: list[str]) -> bool:
+    a, b, c = digs[0], digs[1], digs[2]
+    if seps[0] != seps[1] or seps[0] not in _DATE_SEPS:
+        return False
+    if len(a) == 4 and a[:2] in ("19", "20"):
+        return len(b) <= 2 and len(c) <= 2 and 1 <= int(b) <= 12 and 1 <= int(c) <= 31
+    if len(c) == 4 and c[:2] in ("19", "20"):
+        return len(a) <= 2 and len(b) <= 2 and int(a) <= 31 and int(b) <= 31
+    return False
+
+
+def _match_at(
+    i: int,
+    digs: list[str],
+    seps: list[str],
+    limit: int,
+    run: str,
+    before: str,
+    wanted: frozenset[str],
+    base: int,
+    groups: list[tuple[int, int]],
+    out: list[Finding],
+) -> int:
+    """Try the fixed-shape entities starting at group ``i``; return the group after the match."""
+
+    def emit(entity: str, j: int) -> int:
+        out.append(
+            Finding(base + groups[i][0], base + groups[j - 1][1], entity, SCORES[entity], "pattern")
+        )
+        return j
+
+    # IPv4: exactly four dotted groups, not a longer dotted sequence, not after "version".
+    if i + 4 <= limit and all(seps[t] == "." for t in range(i, i + 3)):
+        longer = (i > 0 and seps[i - 1] == ".") or (i + 4 < len(digs) and seps[i + 3] == ".")
+        if not longer and ipv4_ok(digs[i : i + 4]):
+            prefix = before + run[: groups[i][0]]
+            if _VERSION_KW.search(prefix) or prefix.endswith("/"):
+                return i + 4  # a version string: consumed, not an address
+            if "IP_ADDRESS" in wanted:
+                return emit("IP_ADDRESS", i + 4)
+            return i + 4
+    # Cards and IMEIs: longest window of 13-19 digits joined by single spaces or dashes.
+    total = 0
+    best = -1
+    for j in range(i, limit):
+        if j > i and seps[j - 1] not in (" ", "-"):
+            break
+        total += len(digs[j])
+        if total > 19:
+            break
+        if total >= 13:
+            best = j
+    for j in range(best, i - 1, -1) if best >= 0 else ():
+        number = "".join(digs[i : j + 1])
+        if len(number) < 13 or not luhn_ok(number):
+            continue
+        if len(number) == 15 and (_IMEI_KW.search(before) or not _is_card_15(number)):
+            return emit("IMEI", j + 1) if "IMEI" in wanted else j + 1
+        if _card_prefix_ok(number):
+            return emit("CREDIT_CARD", j + 1) if "CREDIT_CARD" in wanted else j + 1
+    # US SSN: 3-2-4 with one separator kind, or 9 digits after an SSN keyword.
+    if i + 3 <= limit and [len(d) for d in digs[i : i + 3]] == [3, 2, 4]:
+        if seps[i] == seps[i + 1] and seps[i] in ("-", " ", "."):
+            if ssn_ok(digs[i], digs[i + 1], digs[i + 2]) and "US_SSN" in wanted:
+                return emit("US_SSN", i + 3)
+            return i + 3  # SSN-shaped but an invalid range: not a phone either
+    if len(digs[i]) == 9 and _SSN_KW.search(before[-24:]):
+        d = digs[i]
+        if ssn_ok(d[:3], d[3:5], d[5:]):
+            return emit("US_SSN", i + 1) if "US_SSN" in wanted else i + 1
+    return i
+
+
+def _phone_or_account(
+    text: str,
+    base: int,
+    run: str,
+    groups: list[tuple[int, int]],
+    covered: list[bool],
+    ext_at: int,
+    before: str,
+    wanted: frozenset[str],
+    out: list[Finding],
+) -> None:
+    """Classify each maximal stretch of uncovered groups as an account number or a phone."""
+    k = len(groups)
+    i = 0
+    while i < k:
+        if covered[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < k and not covered[j + 1]:
+            j += 1
+        lo = groups[i][0]
+        # Keep a leading "+" or "(" with the number; keep a closing ")" and the extension.
+        while lo > 0 and run[lo - 1] in "+( ":
+            lo -= 1
+            if run[lo] == "+" or run[lo] == "(":
+                break
+        lo = lo if run[lo] in "+(" else groups[i][0]
+        hi = groups[j][1]
+        ndigits = sum(b - a for a, b in groups[i : min(j + 1, ext_at)])
+        ctx = before + run[:lo]
+        acc, ph = _last(_ACCOUNT_KW, ctx), _last(_PHONE_KW, ctx)
+        if "ACCOUNT_NUMBER" in wanted and acc >= 0 and acc > ph and 6 <= ndigits <= 20:
+            s = base + groups[i][0]
+            out.append(Finding(s, base + hi, "ACCOUNT_NUMBER", SCORES["ACCOUNT_NUMBER"], "pattern"))
+        elif "PHONE_NUMBER" in wanted and 7 <= ndigits <= 17 and not ctx.endswith("/"):
+            if not _VERSION_KW.search(ctx):
+                for a, b in phone_spans(run[lo:hi]):
+                    out.append(
+                        Finding(
+                            base + lo + a,
+                            base + lo + b,
+                            "PHONE_NUMBER",
+                            SCORES["PHONE_NUMBER"],
+                            "pattern",
+                        )
+                    )
+        i = j + 1
+
+
+def _general_patterns() -> dict[str, re.Pattern[str]]:
+    """Per region: optional national/international prefix digits, then the general pattern.
+
+    A superset of what ``is_valid_number`` accepts, checked in C before the expensive parse.
+    """
+    out = {}
+    for region in PHONE_REGIONS:
+        md = PhoneMetadata.metadata_for_region(region)
+        general = md.general_desc.national_number_pattern if md and md.general_desc else None
+        if general:
+            out[region] = re.compile(r"\d{0,5}?(?:" + general + ")")
+    return out
+
+
+_GENERAL = _general_patterns()
+
+
+@lru_cache(maxsize=8192)
+def phone_spans(window: str) -> tuple[tuple[int, int], ...]:
+    """Spans of valid phone numbers in ``window`` (a digit run with its punctuation).
+
+    The whole window is tried first (one parse per plausible region, first valid wins); if it
+    is not a phone, windows that drop leading or trailing groups are tried, so a phone glued to
+    an order number by a space is still found. Cached: logs repeat numbers.
+    """
+    if _valid_phone(window):
+        return ((0, len(window)),)
+    groups = [(m.start(), m.end()) for m in _GROUP.finditer(window)]
+    found: list[tuple[int, int]] = []
+    for t in range(1, len(groups)):
+        if _valid_phone(window[groups[t][0] : len(window)]):
+            found.append((groups[t][0], len(window)))
+            break
+        if _valid_phone(window[: groups[-t - 1][1]]):
+            found.append((0, groups[-t - 1][1]))
+            break
+    return tuple(found)
+
+
+def _valid_phone(window: str) -> bool:
+    main = _EXT.split(window, maxsplit=1)[0]
+    digits = "".join(ch for ch in main if ch.isdigit())
+    if not 7 <= len(digits) <= 17:
+        return False
+    if window.lstrip("(").startswith("+"):
+        return _parse_valid(window, None)
+    return any(
+        rx.fullmatch(digits) and _parse_valid(window, region) for region, rx in _GENERAL.items()
+    )
+
+
+def _parse_valid(window: str, region: str | None) -> bool:
+    try:
+        number = phonenumbers.parse(window, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_valid_number(number))
