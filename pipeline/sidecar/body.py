@@ -1,0 +1,93 @@
+"""Reading request bodies under a size limit and a deadline.
+
+aiohttp's own ``client_max_size`` only guards ``request.read()``; the sidecar streams, so it
+counts bytes itself. The deadline is absolute (set when the request arrived): a client that
+trickles its body one byte at a time is cut off at the same moment as one that stalls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from pipeline.sidecar.exceptions import BadRequest, BodyTooLarge, RequestTimeout
+
+CHUNK = 64 * 1024
+# Key under which the number of body bytes read is kept on the request (for the access log).
+IN_BYTES = "veil_in_bytes"
+
+
+class BodyReader:
+    """Reads one request's body, enforcing ``limit`` bytes and an absolute ``deadline``.
+
+    Every method raises :class:`BodyTooLarge` (413) past the limit, :class:`RequestTimeout`
+    (408) past the deadline and :class:`BadRequest` (400) when the client's body ends early
+    or breaks. The declared ``Content-Length`` is checked before anything is read.
+    """
+
+    def __init__(self, request: web.Request, *, limit: int, deadline: float) -> None:
+        self._request = request
+        self._content = request.content
+        self._limit = limit
+        self._deadline = deadline
+        self._read = 0
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            msg = f"request body of {declared} bytes exceeds the limit of {limit} bytes"
+            raise BodyTooLarge(msg)
+
+    @property
+    def bytes_read(self) -> int:
+        """Body bytes read so far."""
+        return self._read
+
+    async def _chunk(self, n: int) -> bytes:
+        try:
+            async with asyncio.timeout_at(self._deadline):
+                data = await self._content.read(n)
+        except TimeoutError as exc:
+            msg = "request body not received within the request timeout"
+            raise RequestTimeout(msg) from exc
+        except (OSError, ValueError, EOFError) as exc:
+            msg = "request body ended early or could not be read"
+            raise BadRequest(msg) from exc
+        except Exception as exc:  # aiohttp payload errors (incomplete chunked/length bodies)
+            if type(exc).__module__.startswith("aiohttp"):
+                msg = "request body ended early or could not be read"
+                raise BadRequest(msg) from exc
+            raise
+        self._read += len(data)
+        self._request[IN_BYTES] = self._read
+        if self._read > self._limit:
+            msg = f"request body exceeds the limit of {self._limit} bytes"
+            raise BodyTooLarge(msg)
+        return data
+
+    async def head(self, n: int) -> bytes:
+        """Read up to ``n`` bytes, fewer only at the end of the body."""
+        parts: list[bytes] = []
+        got = 0
+        while got < n:
+            data = await self._chunk(n - got)
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts)
+
+    async def rest(self) -> AsyncIterator[bytes]:
+        """Yield the remaining body in chunks of at most 64 KiB."""
+        while True:
+            data = await self._chunk(CHUNK)
+            if not data:
+                return
+            yield data
+
+    async def read_all(self, prefix: bytes = b"") -> bytes:
+        """Return ``prefix`` plus the whole remaining body."""
+        parts = [prefix]
+        async for data in self.rest():
+            parts.append(data)
+        return b"".join(parts)

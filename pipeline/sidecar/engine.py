@@ -1,0 +1,169 @@
+"""The sidecar's bridge to Veil's core: media stripping and event minimization.
+
+Handlers call this and nothing else; it turns the core's per-record errors into HTTP-shaped
+errors (:mod:`pipeline.sidecar.exceptions`) and counts what happened. The stripper and the
+minimizer are the library's own (:func:`pipeline.media.strip_media`,
+:func:`pipeline.minimizer.minimize`); the sidecar has no stripping or minimizing logic of its
+own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from pipeline.consent import Consent
+from pipeline.errors import ConfigError, CorruptMedia, MediaError, UnsupportedMedia
+from pipeline.media import MediaPolicy, StripResult, strip_media
+from pipeline.minimizer.plan import plan_for
+from pipeline.policy import Policy, load_policy
+from pipeline.pseudonym import PseudonymKeys
+from pipeline.sidecar.consent import ConsentSnapshot
+from pipeline.sidecar.exceptions import Corrupt, SidecarError, Unsupported
+from pipeline.sidecar.metrics import SidecarMetrics
+from pipeline.sidecar.settings import SidecarSettings
+
+log = logging.getLogger(__name__)
+
+# Bodies above this size are stripped on a worker thread so the event loop keeps serving
+# other requests; below it the thread hand-off costs more than the strip.
+INLINE_STRIP_BYTES = 256 * 1024
+MEDIA_KIND = "media_upload"
+
+
+def media_policy_for(policy: Policy, purpose: str, consent: Consent) -> MediaPolicy:
+    """What metadata the upload service's purpose may keep in media, under ``consent``.
+
+    The policy decides, through the minimizer's own compiled plan for ``media_upload``
+    events (the same decision the stream and the replay make): GPS survives, coarsened to
+    about 1 km, only when the purpose's ``location`` rule resolves to ``generalize`` or
+    ``keep`` under this consent; capture dates only when ``media_metadata`` resolves to
+    ``keep``.
+
+    Raises:
+        ConfigError: ``purpose`` is not in the policy (names the valid ones).
+    """
+    if purpose not in policy.purposes:
+        names = ", ".join(sorted(policy.purposes))
+        msg = f"sidecar purpose {purpose!r} is not in the policy (valid: {names})"
+        raise ConfigError(msg)
+    rule = plan_for(policy, MEDIA_KIND, purpose, consent).media
+    return MediaPolicy(
+        location="coarse" if rule.coarse_location else "drop", keep_dates=rule.keep_dates
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Stripped:
+    """A strip done for a request: the result and where in the request it was."""
+
+    result: StripResult
+    where: str
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """Categories that had something removed (no tag names, no values)."""
+        return tuple(cat for cat, tags in self.result.removed.items() if tags)
+
+
+class Engine:
+    """Everything the handlers need from the core, loaded once at start-up.
+
+    Attributes:
+        settings: the sidecar settings.
+        policy: the validated policy.
+        snapshot: the consent snapshot, or None when only the header is used.
+        keys: pseudonym keys for ``/v1/minimize``, or None when none are configured (then
+            that endpoint answers 503 and the proxy and ``/v1/strip`` still work).
+        metrics: the sidecar's metrics.
+    """
+
+    def __init__(
+        self,
+        settings: SidecarSettings,
+        *,
+        policy: Policy | None = None,
+        keys: PseudonymKeys | None = None,
+        metrics: SidecarMetrics | None = None,
+    ) -> None:
+        """Load the policy, the snapshot and the keys.
+
+        Raises:
+            PolicyError: the policy is invalid.
+            ConfigError: the consent file cannot be read, or the purpose is not in the policy.
+        """
+        self.settings = settings
+        self.policy = policy if policy is not None else load_policy(settings.policy)
+        self.snapshot = (
+            ConsentSnapshot.load(settings.consent_file) if settings.consent_file else None
+        )
+        if keys is None:
+            try:
+                keys = PseudonymKeys.from_env()
+            except ConfigError:
+                log.warning("no pseudonym keys configured: /v1/minimize will answer 503")
+        self.keys = keys
+        self.metrics = metrics if metrics is not None else SidecarMetrics()
+        # Validate the purpose now, not on the first upload.
+        media_policy_for(self.policy, settings.purpose, Consent.none())
+
+    def media_policy(self, consent: Consent) -> MediaPolicy:
+        """The media policy of the configured purpose under ``consent``."""
+        return media_policy_for(self.policy, self.settings.purpose, consent)
+
+    async def strip(
+        self,
+        data: bytes,
+        consent: Consent,
+        *,
+        where: str,
+        content_type: str | None = None,
+        filename: str | None = None,
+    ) -> Stripped:
+        """Strip one media body with the library's stripper.
+
+        Args:
+            data: the media bytes.
+            consent: the request's consent.
+            where: where the body is in the request (``"body"``, ``"multipart part 2"``),
+                used in error messages instead of names or values.
+            content_type: the declared type, cross-checked by the stripper (a lie is refused).
+            filename: the declared file name, cross-checked the same way.
+
+        Raises:
+            Unsupported: (415) a format the stripper does not support, or a declaration
+                that does not match the bytes.
+            Corrupt: (422) a supported format with a broken structure.
+            SidecarError: (500) the stripper failed unexpectedly; nothing is forwarded.
+        """
+        policy = self.media_policy(consent)
+        try:
+            if len(data) > INLINE_STRIP_BYTES:
+                result = await asyncio.to_thread(
+                    strip_media, data, policy=policy, filename=filename, content_type=content_type
+                )
+            else:
+                result = strip_media(
+                    data, policy=policy, filename=filename, content_type=content_type
+                )
+        except UnsupportedMedia as exc:
+            # The stripper's messages name the format and the reason, never metadata values.
+            msg = f"{where}: not accepted: {exc}"
+            raise Unsupported(msg) from exc
+        except CorruptMedia as exc:
+            msg = f"{where}: corrupt media: {exc}"
+            raise Corrupt(msg) from exc
+        except MediaError as exc:
+            msg = f"{where}: media cannot be stripped ({exc.reason})"
+            raise Corrupt(msg) from exc
+        except Exception as exc:
+            # Only the type is logged: a library's message might quote file content.
+            log.error("stripper failed on %s: %s", where, type(exc).__name__)
+            msg = f"{where}: media could not be stripped"
+            raise SidecarError(msg) from exc
+        stripped = Stripped(result, where)
+        self.metrics.media_stripped.labels(result.media_type).inc()
+        for category in stripped.categories:
+            self.metrics.removed.labels(category).inc()
+        return stripped

@@ -1,0 +1,70 @@
+"""Prometheus metrics of one sidecar, in its own registry (no global state between apps).
+
+Labels are closed sets chosen by the sidecar (endpoint names, status codes, error codes,
+media types, removal categories), never paths, user ids or anything taken from a request.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+# Buckets in seconds: the proxy's own overhead is sub-millisecond to tens of milliseconds.
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class SidecarMetrics:
+    """The sidecar's counters and histograms.
+
+    Attributes:
+        registry: the registry ``/metrics`` renders.
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "veil_sidecar_requests",
+            "Requests answered, by endpoint and status code.",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "veil_sidecar_request_seconds",
+            "Time from request start to response, by endpoint.",
+            ["endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.refused = Counter(
+            "veil_sidecar_refused",
+            "Requests refused and never forwarded, by error code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.media_stripped = Counter(
+            "veil_sidecar_media_stripped",
+            "Media bodies or parts stripped, by detected media type.",
+            ["media_type"],
+            registry=self.registry,
+        )
+        self.removed = Counter(
+            "veil_sidecar_removed",
+            "Stripped media that had metadata of a category removed.",
+            ["category"],
+            registry=self.registry,
+        )
+        self.records = Counter(
+            "veil_sidecar_records",
+            "Events handled by /v1/minimize, by purpose and outcome.",
+            ["purpose", "outcome"],
+            registry=self.registry,
+        )
+        self.dead_lettered = Counter(
+            "veil_sidecar_dead_lettered",
+            "Events refused by /v1/minimize, by reason code.",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """Return the text exposition of every metric."""
+        return generate_latest(self.registry)

@@ -1,0 +1,294 @@
+"""Reverse-proxy mode: forward every request, stripping media on the way.
+
+What is forwarded, by body:
+
+* ``multipart/*``: buffered up to the size limit, parsed strictly; every part whose bytes are
+  an image or video is stripped, a part that *claims* to be one (type or file name) but is not
+  is refused (415), other parts pass byte for byte. Then forwarded whole with a recomputed
+  ``Content-Length``.
+* any other body whose first bytes are an image or video: buffered, stripped, forwarded with
+  the new length. A body declared ``image/*``/``video/*`` whose bytes are not is refused.
+* everything else streams through untouched, counted against the limit.
+
+Nothing that failed a check is ever sent: refusals happen before the upstream is contacted,
+except for a streamed non-media body that runs over the limit or the deadline midway, whose
+upstream request is then aborted.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Mapping
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from pipeline.consent import Consent
+from pipeline.sidecar.body import CHUNK, BodyReader
+from pipeline.sidecar.consent import resolve
+from pipeline.sidecar.engine import Engine, Stripped
+from pipeline.sidecar.exceptions import (
+    SidecarError,
+    Unsupported,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from pipeline.sidecar.keys import DEADLINE_KEY, ENGINE_KEY, SESSION_KEY
+from pipeline.sidecar.multipart import boundary_of, build, parse
+from pipeline.sidecar.sniff import SNIFF_BYTES, MediaKind, claims_media, sniff
+
+log = logging.getLogger(__name__)
+
+# RFC 9110 7.6.1: meaningful for one connection only, never forwarded.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Set by the proxy itself (length recomputed, Host from the upstream URL, Expect answered
+# here, X-Veil-Removed must not be forgeable by the client).
+_REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "expect", "x-veil-removed"}
+_RESPONSE_DROP = HOP_BY_HOP
+_IDENTITY = frozenset({"", "identity"})
+_PLAIN_TRANSFER = frozenset({"7bit", "8bit", "binary"})
+REMOVED_HEADER = "X-Veil-Removed"
+
+
+def _connection_tokens(headers: Mapping[str, str]) -> set[str]:
+    # Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
+    tokens: set[str] = set()
+    for name, value in headers.items():
+        if name.lower() == "connection":
+            tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+    return tokens
+
+
+def forward_headers(request: web.Request) -> CIMultiDict[str]:
+    """The request headers to send upstream: hop-by-hop ones removed, X-Forwarded-* added."""
+    drop = _REQUEST_DROP | _connection_tokens(request.headers)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in request.headers.items():
+        if name.lower() not in drop:
+            out.add(name, value)
+    # Standard reverse-proxy headers: the upload service would see the client's address
+    # without the sidecar, so forwarding it reveals nothing new to it (it is never logged).
+    forwarded_for = ", ".join(
+        [*request.headers.getall("X-Forwarded-For", []), request.remote or ""]
+    )
+    out["X-Forwarded-For"] = forwarded_for.strip(", ")
+    out["X-Forwarded-Proto"] = request.scheme
+    out["X-Forwarded-Host"] = request.host
+    return out
+
+
+def response_headers(upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
+    """The upstream's response headers minus hop-by-hop ones."""
+    drop = _RESPONSE_DROP | _connection_tokens(upstream.headers)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in upstream.headers.items():
+        if name.lower() not in drop:
+            out.add(name, value)
+    return out
+
+
+def check_proxy_token(request: web.Request, token: str | None) -> None:
+    """Require ``Proxy-Authorization: Bearer <token>`` when a token is configured.
+
+    Raises:
+        SidecarError: (407) missing or wrong; compared in constant time.
+    """
+    if token is None:
+        return
+    given = request.headers.get("Proxy-Authorization", "")
+    scheme, _, value = given.partition(" ")
+    ok = scheme.lower() == "bearer" and hmac.compare_digest(
+        value.strip().encode("utf-8"), token.encode("utf-8")
+    )
+    if not ok:
+        err = SidecarError("proxy authorization required", code="proxy_auth_required")
+        err.status = 407
+        raise err
+
+
+class _Streamed:
+    """An async iterable over a non-media body that remembers why it stopped, if it did.
+
+    aiohttp wraps an exception raised inside a request payload into its own client errors;
+    keeping the original lets the handler answer 408/413/400 instead of 502.
+    """
+
+    def __init__(self, head: bytes, reader: BodyReader) -> None:
+        self.head = head
+        self.reader = reader
+        self.error: SidecarError | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.head:
+            yield self.head
+        try:
+            async for chunk in self.reader.rest():
+                yield chunk
+        except SidecarError as exc:
+            self.error = exc
+            raise
+
+
+async def _strip_multipart(
+    engine: Engine, reader: BodyReader, content_type: str, request: web.Request
+) -> tuple[bytes, list[Stripped]]:
+    boundary = boundary_of(content_type)
+    body = await reader.read_all()
+    parts = parse(body, boundary, max_parts=engine.settings.max_parts)
+    consent = None
+    out = []
+    done: list[Stripped] = []
+    for part in parts:
+        where = f"multipart part {part.index}"
+        encoding = part.headers.get("content-transfer-encoding", "binary").strip().lower()
+        if encoding not in _PLAIN_TRANSFER:
+            # A base64 part would hide an image from the sniffer.
+            msg = f"{where}: Content-Transfer-Encoding other than binary is not accepted"
+            raise Unsupported(msg, code="unsupported_encoding")
+        declared = part.content_type or ""
+        if declared.lower().startswith("multipart/"):
+            msg = f"{where}: nested multipart bodies are not accepted"
+            raise Unsupported(msg, code="unsupported_encoding")
+        if sniff(part.body[:SNIFF_BYTES]) is not MediaKind.OTHER:
+            if consent is None:
+                consent = _consent(engine, request)
+            stripped = await engine.strip(
+                part.body,
+                consent,
+                where=where,
+                content_type=part.content_type,
+                filename=part.filename,
+            )
+            done.append(stripped)
+            out.append(part.with_body(stripped.result.data))
+        elif claims_media(part.content_type, part.filename):
+            msg = f"{where} is declared as an image or video but its bytes are not one"
+            raise Unsupported(msg, code="content_type_mismatch")
+        else:
+            out.append(part)
+    return build(out, boundary), done
+
+
+def _consent(engine: Engine, request: web.Request) -> Consent:
+    return resolve(
+        request.headers.get("X-Veil-Consent"),
+        request.headers.get(engine.settings.user_header),
+        engine.snapshot,
+    )
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    """Forward ``request`` to the upstream (see the module docstring for what changes).
+
+    Raises:
+        SidecarError: the refusals above, 502 when the upstream cannot be reached, 504 when
+            it does not answer in time. Raised before any response byte is sent.
+    """
+    engine: Engine = request.app[ENGINE_KEY]
+    settings = engine.settings
+    token = settings.token.get_secret_value() if settings.token else None
+    check_proxy_token(request, token)
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if request.body_exists and encoding not in _IDENTITY:
+        # Compressed bodies cannot be inspected without decompressing, which is a bomb risk.
+        msg = "compressed request bodies (Content-Encoding) are not accepted"
+        raise Unsupported(msg, code="unsupported_encoding")
+    reader = BodyReader(request, limit=int(settings.max_body), deadline=request[DEADLINE_KEY])
+    headers = forward_headers(request)
+    content_type = request.headers.get("Content-Type", "")
+    data: bytes | _Streamed | None = None
+    stripped: list[Stripped] = []
+    if not request.body_exists:
+        data = None
+    elif content_type.lower().lstrip().startswith("multipart/"):
+        data, stripped = await _strip_multipart(engine, reader, content_type, request)
+    else:
+        head = await reader.head(SNIFF_BYTES)
+        if sniff(head) is not MediaKind.OTHER:
+            body = await reader.read_all(head)
+            one = await engine.strip(
+                body, _consent(engine, request), where="body", content_type=content_type
+            )
+            stripped.append(one)
+            data = one.result.data
+        elif claims_media(content_type, None):
+            msg = "body is declared as an image or video but its bytes are not one"
+            raise Unsupported(msg, code="content_type_mismatch")
+        else:
+            data = _Streamed(head, reader)
+            if request.content_length is not None:
+                headers["Content-Length"] = str(request.content_length)
+    if stripped:
+        removed = sorted({cat for one in stripped for cat in one.categories})
+        headers[REMOVED_HEADER] = ",".join(removed) or "none"
+    return await _forward(request, engine, headers, data)
+
+
+async def _forward(
+    request: web.Request,
+    engine: Engine,
+    headers: CIMultiDict[str],
+    data: bytes | _Streamed | None,
+) -> web.StreamResponse:
+    session: aiohttp.ClientSession = request.app[SESSION_KEY]
+    upstream = engine.settings.upstream
+    assert upstream is not None  # noqa: S101  # routes are only added in proxy mode
+    url = URL(upstream + request.rel_url.raw_path_qs, encoded=True)
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        sock_connect=min(engine.settings.upstream_timeout, 10.0),
+        sock_read=engine.settings.upstream_timeout,
+    )
+    response: web.StreamResponse | None = None
+    try:
+        async with session.request(
+            request.method,
+            url,
+            headers=headers,
+            data=data,
+            allow_redirects=False,
+            timeout=timeout,
+        ) as upstream_response:
+            response = web.StreamResponse(
+                status=upstream_response.status,
+                reason=upstream_response.reason,
+                headers=response_headers(upstream_response),
+            )
+            await response.prepare(request)
+            async for chunk in upstream_response.content.iter_chunked(CHUNK):
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+    except SidecarError:
+        raise
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        if isinstance(data, _Streamed) and data.error is not None:
+            raise data.error from None
+        if response is not None and response.prepared:
+            # Headers already sent: the only honest signal left is a cut connection.
+            log.warning("upstream broke off its response: %s", type(exc).__name__)
+            response.force_close()
+            return response
+        if isinstance(exc, TimeoutError):
+            msg = "upstream did not answer in time"
+            raise UpstreamTimeout(msg) from None
+        # The cause is named by type only; the request body is never logged or echoed.
+        log.warning("upstream unavailable: %s", type(exc).__name__)
+        msg = "upstream unavailable"
+        raise UpstreamUnavailable(msg) from None
