@@ -1,0 +1,125 @@
+"""URLs: remove PII from the parts of a URL and put it back together so it still parses.
+
+Each path segment, query key and value and the fragment is percent-decoded (repeatedly, for
+double encoding) and scanned; a part with findings is rewritten from its decoded form and
+re-encoded, a part without is left byte-for-byte as it was. User info (``user:pw@``) is
+always removed; an IP address as host follows the ``IP_ADDRESS`` entity rule (generalized to
+the network address, or replaced by a placeholder host).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import SplitResult, quote, quote_plus, unquote_plus, urlsplit, urlunsplit
+
+from detectors.findings import Finding
+from pipeline.minimizer import text as _text
+from pipeline.minimizer.generalize import generalize_ip
+from pipeline.minimizer.state import RecordState
+from pipeline.policy.models import Action
+
+REDACTED_HOST = "redacted.invalid"  # RFC 2606: a name that can never resolve
+
+
+def minimize_url(url: str, path: str, st: RecordState, depth: int = 1) -> str:
+    """Return ``url`` without PII, still a URL (absolute or relative as it was).
+
+    Args:
+        url: the URL (or URL-like token with percent-escapes).
+        path: the field path, for the audit.
+        st: the record state.
+        depth: nesting depth (URLs inside URL parameters).
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:  # bad IPv6 brackets, port out of range: not a URL we can rebuild
+        st.audit.entity(path, "URL", Action.REDACT)
+        return "<URL>"
+    netloc = _netloc(parts, host, port, path, st)
+    new_path = "/".join(_part(seg, path, st, depth, query=False) for seg in parts.path.split("/"))
+    query = "&".join(_pair(pair, path, st, depth) for pair in parts.query.split("&"))
+    fragment = (
+        _pair(parts.fragment, path, st, depth)
+        if "=" in parts.fragment
+        else _part(parts.fragment, path, st, depth, query=False)
+    )
+    return urlunsplit((parts.scheme, netloc, new_path, query, fragment))
+
+
+def _netloc(
+    parts: SplitResult, host: str | None, port: int | None, path: str, st: RecordState
+) -> str:
+    if not parts.netloc:
+        return ""
+    if parts.username is not None or parts.password is not None:
+        st.audit.entity(path, "URL_USERINFO", Action.DROP)
+    if host is None:
+        return ""
+    shown = parts.netloc.rpartition("@")[2]
+    if generalize_ip(host) is not None:  # an IP literal as host is an IP_ADDRESS (P4)
+        action = st.entity_action("IP_ADDRESS")
+        st.audit.entity(path, "IP_ADDRESS", action)
+        if action is Action.KEEP:
+            pass
+        elif action is Action.GENERALIZE:
+            net = generalize_ip(host, with_prefix=False) or REDACTED_HOST
+            shown = f"[{net}]" if ":" in net else net
+        else:
+            shown = REDACTED_HOST
+        if port is not None and action is not Action.KEEP:
+            shown = f"{shown}:{port}"
+    return shown
+
+
+def _pair(pair: str, path: str, st: RecordState, depth: int) -> str:
+    if not pair:
+        return pair
+    key, sep, value = pair.partition("=")
+    dkey, dvalue = _decode(key, query=True), _decode(value, query=True)
+    # Scan key and value together: "account=12345678" needs its keyword as context.
+    joined = f"{dkey}={dvalue}" if sep else dkey
+    findings = st.scan(joined)
+    if not findings:
+        return pair
+    cut = len(dkey)
+    key_f = [f for f in findings if f.end <= cut]
+    value_f = [f for f in findings if f.start > cut]
+    straddling = [f for f in findings if f.start < cut < f.end or f.start == cut]
+    if straddling:  # PII across the '=': rewrite the pair as one value
+        new = _text.rewrite(joined, findings, path, st, depth)
+        return quote_plus(new, safe="")
+    new_key = key if not key_f else quote_plus(_text.rewrite(dkey, key_f, path, st, depth), safe="")
+    if not sep:
+        return new_key
+    shifted = [_shift(f, cut + 1) for f in value_f]
+    new_value = (
+        value
+        if not shifted
+        else quote_plus(_text.rewrite(dvalue, shifted, path, st, depth), safe="")
+    )
+    return f"{new_key}={new_value}"
+
+
+def _part(segment: str, path: str, st: RecordState, depth: int, *, query: bool) -> str:
+    if not segment:
+        return segment
+    decoded = _decode(segment, query=query)
+    findings = st.scan(decoded)
+    if not findings:
+        return segment
+    return quote(_text.rewrite(decoded, findings, path, st, depth), safe="")
+
+
+def _decode(text: str, *, query: bool) -> str:
+    if query:
+        text = unquote_plus(text, errors="replace")
+    return _text.full_unquote(text)
+
+
+def _shift(f: Finding, by: int) -> Finding:
+    return replace(f, start=f.start - by, end=f.end - by)
+
+
+__all__ = ["REDACTED_HOST", "minimize_url"]
