@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pipeline.errors import MalformedEvent, Reason, RecordError, UnsupportedMedia
+from pipeline.errors import MalformedEvent, Reason, RecordError
+from pipeline.media import MediaPolicy, strip_media
 from pipeline.minimizer.plan import Leaf, MediaRule
 from pipeline.minimizer.state import RecordState
 from pipeline.policy.models import FieldType
@@ -36,7 +36,7 @@ def strip_field(
     Raises:
         MalformedEvent: ``content_b64`` is not base64 (``wrong_type``).
         RecordError: ``media_unavailable`` when a reference cannot be resolved.
-        UnsupportedMedia, CorruptMedia: from the stripper (or no stripper installed).
+        UnsupportedMedia, CorruptMedia: from the stripper; nothing is forwarded.
     """
     if leaf.spec.type is FieldType.MEDIA:
         try:
@@ -46,12 +46,11 @@ def strip_field(
             raise MalformedEvent(Reason.WRONG_TYPE, msg) from None
     else:
         data = _resolve(value, leaf.path, resolver)
-    strip_media, media_policy = _stripper()
     filename = parent.get("filename")
     content_type = parent.get("content_type")
     result = strip_media(
         data,
-        policy=media_policy(
+        policy=MediaPolicy(
             location="coarse" if rule.coarse_location else "drop", keep_dates=rule.keep_dates
         ),
         filename=filename if isinstance(filename, str) else None,
@@ -73,16 +72,6 @@ def _resolve(ref: str, path: str, resolver: Callable[[str], bytes] | None) -> by
         msg = f"{path}: the referenced media could not be read ({type(exc).__name__})"
         raise RecordError(Reason.MEDIA_UNAVAILABLE, msg) from exc
 
-
-def _stripper() -> tuple[Callable[..., Any], Callable[..., Any]]:
-    # Imported lazily: the media package is optional for text-only deployments, and without
-    # it media must fail closed (dead letter), never pass through.
-    try:
-        media = importlib.import_module("pipeline.media")
-        return media.strip_media, media.MediaPolicy
-    except (ImportError, AttributeError):
-        msg = "media stripping is not available in this installation"
-        raise UnsupportedMedia(msg) from None
 
 
 __all__ = ["OUTPUT_FIELD", "strip_field"]

@@ -105,6 +105,8 @@ def _pair(pair: str, path: str, st: RecordState, depth: int) -> str:
 def _part(segment: str, path: str, st: RecordState, depth: int, *, query: bool) -> str:
     if not segment:
         return segment
+    if "=" in segment:  # "user=jo%40example.com" outside a query string: same as a pair
+        return "&".join(_pair(p, path, st, depth) for p in segment.split("&"))
     decoded = _decode(segment, query=query)
     findings = st.scan(decoded)
     if not findings:
