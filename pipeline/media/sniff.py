@@ -52,6 +52,10 @@ _EXTENSIONS = {
     ".qt": MOV,
     ".xmp": XMP,
 }
+RAW_EXTENSIONS = frozenset(
+    ".3fr .ari .arw .cr2 .cr3 .crw .dcr .dng .erf .iiq .k25 .kdc .mef .mos .mrw .nef .nrw "
+    ".orf .pef .raf .raw .rw2 .rwl .sr2 .srf .srw .x3f".split()
+)
 _CONTENT_TYPES = {
     "image/jpg": JPEG,
     "image/pjpeg": JPEG,
@@ -132,6 +136,9 @@ def sniff(data: bytes, label: str = "input") -> str:
         if head[8:10] == b"CR":
             msg = f"{label}: unsupported format Canon CR2 raw"
             raise UnsupportedMedia(msg)
+        if head[8:12] == b"IIII":
+            msg = f"{label}: unsupported format Phase One IIQ raw"
+            raise UnsupportedMedia(msg)
         return TIFF
     if head[4:8] == b"ftyp":
         return _isobmff_type(data, label)
@@ -185,6 +192,10 @@ def check_declared(
     family = _FAMILY[media_type]
     if filename:
         ext = PurePath(filename).suffix.lower()
+        if ext in RAW_EXTENSIONS:
+            # RAW files often wear a TIFF or ISO-BMFF body; their image is elsewhere.
+            msg = f"{label}: unsupported format camera RAW ({ext})"
+            raise UnsupportedMedia(msg)
         declared = _EXTENSIONS.get(ext)
         if declared is not None and _FAMILY[declared] != family:
             msg = f"{label}: extension {ext} does not match the content ({media_type})"
