@@ -27,6 +27,11 @@ class Reason(StrEnum):
     MEDIA_UNAVAILABLE = "media_unavailable"
     UNREADABLE_INPUT = "unreadable_input"
     INTERNAL_ERROR = "internal_error"
+    # Streaming (issue 5): the record is fine but not where it should be, or a consent record
+    # names something the policy does not know.
+    KEY_MISMATCH = "key_mismatch"  # Kafka key is not the event's user_id: consent not local
+    KIND_MISMATCH = "kind_mismatch"  # event kind does not belong on the raw topic it came from
+    UNKNOWN_CONSENT_KEY = "unknown_consent_key"  # consent record names a key not in the policy
 
 
 class VeilError(Exception):
