@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-from pipeline.sidecar.body import IN_BYTES
+from pipeline.sidecar.keys import IN_BYTES_KEY
 
 MAX_LOGGED_PATH = 200
 
@@ -32,7 +32,7 @@ class SafeAccessLogger(AbstractAccessLogger):
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         """Emit one line for a finished request."""
-        in_bytes = request.get(IN_BYTES, 0)
+        in_bytes = request.get(IN_BYTES_KEY, 0)
         self.logger.info(
             "method=%s path=%s status=%d in_bytes=%d out_bytes=%d duration_ms=%.1f",
             request.method,

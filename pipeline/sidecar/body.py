@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from pipeline.sidecar.exceptions import BadRequest, BodyTooLarge, RequestTimeout
+from pipeline.sidecar.keys import IN_BYTES_KEY
 
 CHUNK = 64 * 1024
-# Key under which the number of body bytes read is kept on the request (for the access log).
-IN_BYTES = "veil_in_bytes"
 
 
 class BodyReader:
@@ -59,7 +58,7 @@ class BodyReader:
                 raise BadRequest(msg) from exc
             raise
         self._read += len(data)
-        self._request[IN_BYTES] = self._read
+        self._request[IN_BYTES_KEY] = self._read
         if self._read > self._limit:
             msg = f"request body exceeds the limit of {self._limit} bytes"
             raise BodyTooLarge(msg)

@@ -12,7 +12,9 @@ if TYPE_CHECKING:
 
 ENGINE_KEY: web.AppKey[Engine] = web.AppKey("veil_engine")
 SESSION_KEY: web.AppKey[aiohttp.ClientSession] = web.AppKey("veil_upstream_session")
-# Request-scoped (web.Request is a mapping): absolute loop time by which the body must be in.
-DEADLINE_KEY = "veil_deadline"
+# Request-scoped: absolute loop time by which the whole body must have arrived.
+DEADLINE_KEY: web.RequestKey[float] = web.RequestKey("veil_deadline", float)
 # Request-scoped: the metrics endpoint label of the route that served the request.
-ENDPOINT_KEY = "veil_endpoint"
+ENDPOINT_KEY: web.RequestKey[str] = web.RequestKey("veil_endpoint", str)
+# Request-scoped: body bytes read so far (for the access log).
+IN_BYTES_KEY: web.RequestKey[int] = web.RequestKey("veil_in_bytes", int)
