@@ -135,6 +135,7 @@ def minimize(
     plan = plan_for(policy, kind, purpose, consent)
     walker = _Walker(plan, st, context.resolve_media_ref)
     out = walker.obj(event, plan.root, top=True)
+    out.setdefault("payload", {})  # the envelope keeps its shape even when all is dropped
     audit = st.audit.build(
         event_id=event_id,
         purpose=purpose,

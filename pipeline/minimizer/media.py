@@ -73,5 +73,4 @@ def _resolve(ref: str, path: str, resolver: Callable[[str], bytes] | None) -> by
         raise RecordError(Reason.MEDIA_UNAVAILABLE, msg) from exc
 
 
-
 __all__ = ["OUTPUT_FIELD", "strip_field"]

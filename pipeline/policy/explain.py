@@ -9,6 +9,22 @@ from pipeline.policy.models import COMMON, KINDS, Action, Policy, Rule
 
 _DROP = Rule(action=Action.DROP)
 
+# The clause each entity type falls under (POLICY-MAP.md), cited when a rule names none.
+ENTITY_CLAUSES: dict[str, tuple[str, ...]] = {
+    "EMAIL_ADDRESS": ("P1",),
+    "PHONE_NUMBER": ("P1",),
+    "CREDIT_CARD": ("P1",),
+    "IBAN_CODE": ("P1",),
+    "US_SSN": ("P1", "P3"),
+    "ACCOUNT_NUMBER": ("P7",),
+    "IP_ADDRESS": ("P4",),
+    "MAC_ADDRESS": ("P4", "P9"),
+    "IMEI": ("P4",),
+    "DEVICE_ID": ("P4",),
+    "URL": ("P5",),
+    "GPS_COORDINATES": ("P9", "P10"),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ExplainRow:
@@ -68,7 +84,8 @@ def explain(policy: Policy, purpose: str, consent: Consent) -> tuple[list[str], 
             rows.append(ExplainRow(kind, path, spec.category, rule.resolve(consent), why))
     for entity in sorted({*rules.entities}):
         rule = rules.entity_rule(entity)
-        why = f"{', '.join(rule.clauses or rules.clauses)}; entity rule{_condition(rule, consent)}"
+        clauses = rule.clauses or ENTITY_CLAUSES.get(entity, rules.clauses)
+        why = f"{', '.join(clauses)}; entity rule{_condition(rule, consent)}"
         rows.append(ExplainRow("entity", entity, "", rule.resolve(consent), why))
     default = rules.default_entity
     rows.append(
