@@ -119,19 +119,20 @@ class HyperscanMatcher:
         ascii_only = text.isascii()
         # surrogatepass: str from JSON may hold lone surrogates; keep one char -> 3 bytes.
         data = text.encode("ascii") if ascii_only else text.encode("utf-8", "surrogatepass")
-        # Leftmost start per (pattern, start): the longest end wins.
-        best: dict[tuple[int, int], int] = {}
+        events: list[tuple[int, int, int]] = []
+        add = events.append
 
         def on_match(pid: int, start: int, end: int, _flags: int, _ctx: object) -> None:
-            key = (pid, start)
-            if best.get(key, -1) < end:
-                best[key] = end
+            add((pid, start, -end))
 
         with self._lock:
             self._db.scan(data, match_event_handler=on_match)
-        if not best:
+        if not events:
             return []
-        spans = sorted((pid, s, e) for (pid, s), e in best.items())
+        # Per (pattern, start) the longest end comes first after sorting; shorter ones and
+        # spans nested in an earlier, longer span of the same pattern are dropped below.
+        events.sort()
+        spans = [(pid, s, -ne) for pid, s, ne in events]
         out: list[Candidate] = []
         last_pid, last_end = -1, -1
         to_char = _identity if ascii_only else _ByteToChar(data)

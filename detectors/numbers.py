@@ -30,8 +30,13 @@ PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CN", "BR", "IL"
 
 _GROUP = re.compile(r"\d+")
 _EXT = re.compile(r"[A-Za-z#]")
+# Shapes that are never PII, rejected before any splitting: a bare date, a decimal number
+# (price, one coordinate), a dotted version with five or more parts.
+_NOT_PII = re.compile(r"(?:19|20)\d\d([-/.])\d\d?\1\d\d?|\d{1,5}\.\d{1,5}|\d+(?:\.\d+){4,}")
+_DECIMAL = re.compile(r"[-+]?\d+\.\d+")
 _DATE_SEPS = frozenset({"-", "/", "."})
 _KW_WINDOW = 40
+_MIN_RUN = 6  # "1.2.3.4" is the shortest entity a run can hold (7 chars); 6 digits for accounts
 _ACCOUNT_KW = re.compile(r"(?:account|acct|a/c|konto|acc(?:t)?\s*(?:no|#|num))", re.IGNORECASE)
 _PHONE_KW = re.compile(r"(?:phone|tel|call|mobile|cell|fax|sms|whatsapp)", re.IGNORECASE)
 _SSN_KW = re.compile(r"(?:ssn|social security)", re.IGNORECASE)
@@ -71,7 +76,11 @@ def _is_card_15(digits: str) -> bool:
 
 def classify_run(text: str, start: int, end: int, wanted: frozenset[str]) -> list[Finding]:
     """Return findings for the digit run ``text[start:end]`` (offsets into ``text``)."""
+    if end - start < _MIN_RUN:
+        return []
     run = text[start:end]
+    if _NOT_PII.fullmatch(run):
+        return []
     groups = [(m.start(), m.end()) for m in _GROUP.finditer(run)]
     if not groups:
         return []
@@ -141,9 +150,11 @@ def _match_at(
                 return emit("IP_ADDRESS", i + 4)
             return i + 4
     # Cards and IMEIs: longest window of 13-19 digits joined by single spaces or dashes.
+    # A run that starts with "+" is an international phone number, never a card.
     total = 0
     best = -1
-    for j in range(i, limit):
+    plus = i == 0 and "+" in run[: groups[0][0]]
+    for j in range(i, limit if not plus else i):
         if j > i and seps[j - 1] not in (" ", "-"):
             break
         total += len(digs[j])
@@ -203,8 +214,12 @@ def _phone_or_account(
         hi = groups[j][1]
         ndigits = sum(b - a for a, b in groups[i : min(j + 1, ext_at)])
         ctx = before + run[:lo]
-        acc, ph = _last(_ACCOUNT_KW, ctx), _last(_PHONE_KW, ctx)
-        if "ACCOUNT_NUMBER" in wanted and acc >= 0 and acc > ph and 6 <= ndigits <= 20:
+        if (
+            "ACCOUNT_NUMBER" in wanted
+            and 6 <= ndigits <= 20
+            and _ACCOUNT_KW.search(ctx)
+            and _last(_ACCOUNT_KW, ctx) > _last(_PHONE_KW, ctx)
+        ):
             s = base + groups[i][0]
             out.append(Finding(s, base + hi, "ACCOUNT_NUMBER", SCORES["ACCOUNT_NUMBER"], "pattern"))
         elif "PHONE_NUMBER" in wanted and 7 <= ndigits <= 17 and not ctx.endswith("/"):
@@ -263,11 +278,15 @@ def phone_spans(window: str) -> tuple[tuple[int, int], ...]:
 
 def _valid_phone(window: str) -> bool:
     main = _EXT.split(window, maxsplit=1)[0]
+    if main.count(".") == 1 and _DECIMAL.fullmatch(main):
+        return False  # a decimal number (a coordinate, a price), not a dialled number
     digits = "".join(ch for ch in main if ch.isdigit())
     if not 7 <= len(digits) <= 17:
         return False
     if window.lstrip("(").startswith("+"):
         return _parse_valid(window, None)
+    if len(digits) >= 14 and digits == main.strip():
+        return False  # 14+ contiguous digits without "+" are ids or cards, not dialled numbers
     return any(
         rx.fullmatch(digits) and _parse_valid(window, region) for region, rx in _GENERAL.items()
     )

@@ -89,9 +89,23 @@ class Scanner:
     def _scan(self, text: str, depth: int) -> list[Finding]:
         wanted = self.entities
         raw: list[tuple[Finding, int]] = []
+        runs: list[tuple[int, int]] = []
+        taken: list[tuple[int, int]] = []
         for cls, s, e in self._matcher.candidates(text):
+            if cls is Cls.NUM:
+                runs.append((s, e))
+                continue
             for f in self._validate(cls, text, s, e, wanted):
                 raw.append((f, _PRIORITY[cls]))
+                taken.append((f.start, f.end))
+        # Digit runs last, and only outside spans already validated (URLs, IBANs, UUIDs, GPS):
+        # classifying a run is the expensive step (phonenumbers), and a run inside a validated
+        # span would lose the overlap resolution anyway.
+        for s, e in runs:
+            if any(a <= s and e <= b for a, b in taken):
+                continue
+            for f in classify_run(text, s, e, wanted):
+                raw.append((f, _PRIORITY[Cls.NUM]))
         if not raw:
             return []
         raw.sort(key=lambda fp: (fp[0].start, fp[0].start - fp[0].end, fp[1]))
@@ -113,8 +127,9 @@ class Scanner:
     def _scan_url(self, text: str, start: int, end: int, depth: int) -> Iterable[Finding]:
         """Scan a URL's components, decoded, and map findings back to ``text`` offsets."""
         url = text[start:end]
+        # Skip the scheme or the "www." prefix, so the inner scan does not see a URL again.
         body = url.find("://")
-        body = body + 3 if body >= 0 else 0
+        body = body + 3 if body >= 0 else (4 if url[:4].lower() == "www." else 0)
         part = url[body:]
         base = start + body
         if "%" not in part and "+" not in part:
