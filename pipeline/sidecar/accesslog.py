@@ -33,12 +33,16 @@ class SafeAccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         """Emit one line for a finished request."""
         in_bytes = request.get(IN_BYTES_KEY, 0)
+        # content_length is the body alone; body_length (streamed bodies) includes headers.
+        out_bytes = response.content_length
+        if out_bytes is None:
+            out_bytes = response.body_length
         self.logger.info(
             "method=%s path=%s status=%d in_bytes=%d out_bytes=%d duration_ms=%.1f",
             request.method,
             safe_target(request.rel_url.raw_path, request.rel_url.raw_query_string),
             response.status,
             in_bytes,
-            response.body_length,
+            out_bytes,
             time * 1000.0,
         )
