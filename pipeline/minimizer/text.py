@@ -17,6 +17,7 @@ from pipeline.policy.models import Action
 
 MAX_NESTING = 4  # URLs inside URL parameters inside URLs...: deeper is redacted whole
 _DECODE_ROUNDS = 3  # double- and triple-encoded values are decoded too
+_ENCODED = "_PERCENT_ENCODED"  # internal marker: a token rewritten by the URL pass
 _ENCODED_TOKEN = re.compile(r"[^\s\"'<>]*%[0-9A-Fa-f]{2}[^\s\"'<>]*")
 
 
@@ -40,6 +41,10 @@ def scan_text(text: str, path: str, st: RecordState, depth: int = 0) -> str:
 def rewrite(text: str, findings: list[Finding], path: str, st: RecordState, depth: int) -> str:
     """Replace ``findings`` in ``text``; PII nested in a URL finding is left to the URL pass.
 
+    Tokens with percent-escapes outside URL findings whose decoded form holds PII are
+    rewritten whole by the URL pass (a finding on the raw escapes, such as ``%20-1.5000``
+    read as a phone number, would otherwise cut the token and leave half of the PII).
+
     Args:
         text: the scanned text.
         findings: the scanner's findings for ``text``.
@@ -47,16 +52,52 @@ def rewrite(text: str, findings: list[Finding], path: str, st: RecordState, dept
         st: the record state.
         depth: how deep in nested URLs this text is.
     """
+    items = sorted(findings, key=lambda f: (f.start, -f.end))
+    if "%" in text and depth < MAX_NESTING:
+        items = _with_encoded_tokens(text, items, st)
     out: list[str] = []
     pos = 0
-    for f in sorted(findings, key=lambda f: (f.start, -f.end)):
+    for f in items:
         if f.start < pos:  # inside a URL finding already handled (or an overlap)
             continue
-        out.append(_encoded_tokens(text[pos : f.start], path, st, depth))
-        out.append(_entity(text[f.start : f.end], f.entity_type, path, st, depth))
+        out.append(text[pos : f.start])
+        span = text[f.start : f.end]
+        if f.entity_type == _ENCODED:
+            out.append(_url.minimize_url(span, path, st, depth + 1))
+        else:
+            out.append(_entity(span, f.entity_type, path, st, depth))
         pos = f.end
-    out.append(_encoded_tokens(text[pos:], path, st, depth))
+    out.append(text[pos:])
     return "".join(out)
+
+
+def _with_encoded_tokens(text: str, items: list[Finding], st: RecordState) -> list[Finding]:
+    urls = [(f.start, f.end) for f in items if f.entity_type == "URL"]
+    spans: list[tuple[int, int]] = []
+    for m in _ENCODED_TOKEN.finditer(text):
+        s, e = m.span()
+        if any(us <= s and e <= ue for us, ue in urls):
+            continue  # the URL pass decodes its own parts
+        decoded = full_unquote(m.group(0))
+        if decoded == m.group(0) or not st.scan(decoded):
+            continue
+        # Grow the span over raw findings that overlap it, so none is cut in half.
+        for f in items:
+            if f.entity_type != "URL" and f.start < e and s < f.end:
+                s, e = min(s, f.start), max(e, f.end)
+        spans.append((s, e))
+    if not spans:
+        return items
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):  # grown spans may overlap: one rewrite each, none cut
+        if merged and s < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    spans = merged
+    kept = [f for f in items if not any(f.start < e and s < f.end for s, e in spans)]
+    pseudo = [Finding(s, e, _ENCODED, 1.0, "percent-decoded") for s, e in spans]
+    return sorted(kept + pseudo, key=lambda f: (f.start, -f.end))
 
 
 def _entity(value: str, entity_type: str, path: str, st: RecordState, depth: int) -> str:
@@ -68,21 +109,6 @@ def _entity(value: str, entity_type: str, path: str, st: RecordState, depth: int
             return "<URL>"
         return _url.minimize_url(value, path, st, depth + 1)
     return replace_entity(value, entity_type, action, st)
-
-
-def _encoded_tokens(text: str, path: str, st: RecordState, depth: int) -> str:
-    # Scanning a decoded copy costs a scan per escaped token: only where '%' occurs.
-    if "%" not in text or depth >= MAX_NESTING:
-        return text
-
-    def fix(m: re.Match[str]) -> str:
-        token = m.group(0)
-        decoded = full_unquote(token)
-        if decoded == token or not st.scan(decoded):
-            return token
-        return _url.minimize_url(token, path, st, depth + 1)
-
-    return _ENCODED_TOKEN.sub(fix, text)
 
 
 __all__ = ["MAX_NESTING", "full_unquote", "rewrite", "scan_text"]

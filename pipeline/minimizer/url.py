@@ -10,7 +10,15 @@ the network address, or replaced by a placeholder host).
 from __future__ import annotations
 
 from dataclasses import replace
-from urllib.parse import SplitResult, quote, quote_plus, unquote_plus, urlsplit, urlunsplit
+from urllib.parse import (
+    SplitResult,
+    quote,
+    quote_plus,
+    unquote,
+    unquote_plus,
+    urlsplit,
+    urlunsplit,
+)
 
 from detectors.findings import Finding
 from pipeline.minimizer import text as _text
@@ -77,19 +85,35 @@ def _pair(pair: str, path: str, st: RecordState, depth: int) -> str:
     if not pair:
         return pair
     key, sep, value = pair.partition("=")
-    dkey, dvalue = _decode(key, query=True), _decode(value, query=True)
-    # Scan key and value together: "account=12345678" needs its keyword as context.
+    for full in (False, True):
+        dkey, dvalue = _decode(key, query=True, full=full), _decode(value, query=True, full=full)
+        if full and (dkey, dvalue) == (_decode(key, True), _decode(value, True)):
+            return pair  # nothing more to decode: no findings at any level
+        # Scan key and value together: "account=12345678" needs its keyword as context.
+        joined = f"{dkey}={dvalue}" if sep else dkey
+        findings = st.scan(joined)
+        if findings:
+            return _rewrite_pair(key, value, sep, dkey, dvalue, findings, path, st, depth)
+    return pair
+
+
+def _rewrite_pair(
+    key: str,
+    value: str,
+    sep: str,
+    dkey: str,
+    dvalue: str,
+    findings: list[Finding],
+    path: str,
+    st: RecordState,
+    depth: int,
+) -> str:
     joined = f"{dkey}={dvalue}" if sep else dkey
-    findings = st.scan(joined)
-    if not findings:
-        return pair
     cut = len(dkey)
     key_f = [f for f in findings if f.end <= cut]
     value_f = [f for f in findings if f.start > cut]
-    straddling = [f for f in findings if f.start < cut < f.end or f.start == cut]
-    if straddling:  # PII across the '=': rewrite the pair as one value
-        new = _text.rewrite(joined, findings, path, st, depth)
-        return quote_plus(new, safe="")
+    if len(key_f) + len(value_f) < len(findings):  # PII across the '=': one value
+        return quote_plus(_text.rewrite(joined, findings, path, st, depth), safe="")
     new_key = key if not key_f else quote_plus(_text.rewrite(dkey, key_f, path, st, depth), safe="")
     if not sep:
         return new_key
@@ -107,17 +131,22 @@ def _part(segment: str, path: str, st: RecordState, depth: int, *, query: bool) 
         return segment
     if "=" in segment:  # "user=jo%40example.com" outside a query string: same as a pair
         return "&".join(_pair(p, path, st, depth) for p in segment.split("&"))
-    decoded = _decode(segment, query=query)
-    findings = st.scan(decoded)
-    if not findings:
-        return segment
-    return quote(_text.rewrite(decoded, findings, path, st, depth), safe="")
+    once = _decode(segment, query)
+    for decoded in dict.fromkeys((once, _decode(segment, query, full=True))):
+        findings = st.scan(decoded)
+        if findings:
+            return quote(_text.rewrite(decoded, findings, path, st, depth), safe="")
+    return segment
 
 
-def _decode(text: str, *, query: bool) -> str:
-    if query:
-        text = unquote_plus(text, errors="replace")
-    return _text.full_unquote(text)
+def _decode(text: str, query: bool, *, full: bool = False) -> str:
+    """Decode one level of escapes (a nested URL keeps its own); ``full``: every level.
+
+    One level first, so that a URL inside a parameter is still a URL whose own parameters
+    are decoded in turn; all levels as well, so that double-encoded PII is still seen.
+    """
+    text = unquote_plus(text, errors="replace") if query else unquote(text, errors="replace")
+    return _text.full_unquote(text) if full else text
 
 
 def _shift(f: Finding, by: int) -> Finding:
