@@ -158,6 +158,11 @@ def handler(args: argparse.Namespace) -> int:
                     findings = ner.merge(text, findings)
                 counts.update(f.entity_type for f in findings)
                 _emit(out, args, text, line_no, offset, findings)
+    except BrokenPipeError:
+        # The reader went away (`veil scan ... | head`): not an input error. Point stdout at
+        # devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         print(f"veil scan: error reading {args.file}: {exc.strerror}", file=sys.stderr)
         return 1
