@@ -23,6 +23,8 @@ def prepare(settings: StreamSettings, policy: Policy, keys: PseudonymKeys) -> St
         ConfigError: topics missing or not co-partitioned, or Kafka unreachable.
     """
     names = TopicNames.build(settings, policy)
+    # Faust keeps its table state here and does not create parent directories itself.
+    (settings.data_dir / settings.app_id).mkdir(parents=True, exist_ok=True)
     partitions = check_topics(settings, names)
     log.info(
         "worker %s: %d partitions, inputs %s, %d purpose topics, guarantee %s",
