@@ -42,10 +42,21 @@ class BodyReader:
         """Body bytes read so far."""
         return self._read
 
+    async def _next(self, n: int) -> bytes:
+        if n >= 0:
+            return await self._content.read(n)
+        # n < 0: the next chunk as the socket delivered it, without copying it (readany and
+        # read(n) join buffered pieces; joining once at the end is enough). An empty chunk
+        # with end_of_http_chunk set only marks a chunked-encoding boundary.
+        while True:
+            data, end_of_http_chunk = await self._content.readchunk()
+            if data or not end_of_http_chunk:
+                return data
+
     async def _chunk(self, n: int) -> bytes:
         try:
             async with asyncio.timeout_at(self._deadline):
-                data = await self._content.read(n)
+                data = await self._next(n)
         except TimeoutError as exc:
             msg = "request body not received within the request timeout"
             raise RequestTimeout(msg) from exc
@@ -77,9 +88,9 @@ class BodyReader:
         return b"".join(parts)
 
     async def rest(self) -> AsyncIterator[bytes]:
-        """Yield the remaining body in chunks of at most 64 KiB."""
+        """Yield the remaining body in chunks as they arrive."""
         while True:
-            data = await self._chunk(CHUNK)
+            data = await self._chunk(-1)
             if not data:
                 return
             yield data

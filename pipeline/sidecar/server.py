@@ -43,6 +43,10 @@ async def serve(
         # Bound header sizes; bodies are bounded by the sidecar itself.
         max_line_size=8190,
         max_field_size=8190,
+        # Larger socket reads for uploads; request bodies are never decompressed here (a
+        # compressed body is refused before it is read).
+        read_bufsize=1024 * 1024,
+        auto_decompress=False,
         handle_signals=False,
     )
     await runner.setup()

@@ -29,9 +29,13 @@ from pathlib import Path
 from aiohttp import BodyPartReader, web
 
 store = Path(sys.argv[1])
+record = sys.argv[2] == "record"
 counter = {"n": 0}
 
 async def handle(request):
+    if not record:  # benchmark mode: read the whole body, store nothing
+        size = len(await request.read())
+        return web.json_response({"received": size})
     counter["n"] += 1
     n = counter["n"]
     entry = {"n": n, "method": request.method, "path_qs": request.path_qs,
@@ -130,15 +134,18 @@ def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
     raise RuntimeError(msg)
 
 
-def start_upstream(workdir: Path) -> Upstream:
-    """Start the recording upstream; files go to ``workdir/store``."""
+def start_upstream(workdir: Path, *, record: bool = True) -> Upstream:
+    """Start the upstream; with ``record`` its files go to ``workdir/store``.
+
+    Without ``record`` it reads every body and stores nothing (for benchmarks).
+    """
     store = workdir / "store"
     store.mkdir(parents=True, exist_ok=True)
     script = workdir / "upstream.py"
     script.write_text(UPSTREAM_SCRIPT, encoding="utf-8")
     err = workdir / "upstream.err"
     proc = subprocess.Popen(  # noqa: S603  # fixed argv: this interpreter, our script
-        [sys.executable, str(script), str(store)],
+        [sys.executable, str(script), str(store), "record" if record else "discard"],
         stdout=subprocess.PIPE,
         stderr=err.open("w"),
         text=True,

@@ -1,0 +1,201 @@
+"""Benchmark: JPEG uploads through ``veil sidecar --upstream`` vs straight to the upstream.
+
+Run: ``.venv/bin/python -m benchmarks.sidecar [--rounds 5] [--requests 200] [--concurrency 8]``
+
+For each size (100 KB and 3 MB JPEGs carrying a corpus EXIF block with GPS, maker notes and
+a thumbnail; generated from a fixed seed into a temporary directory, never committed):
+
+* latency: requests one at a time (concurrency 1), p50 and p99 per round;
+* throughput: ``--concurrency`` requests in flight, requests/s per round;
+
+for "direct" (client -> upstream) and "proxy" (client -> sidecar -> same upstream), rounds
+interleaved so that drift hits both alike. After a warm-up, each figure is the median over
+the rounds. The anchor is the direct upload measured in the same run; printed: the proxy's
+added p50 latency and its share of direct throughput, against the targets (< 5 ms added p50
+at 100 KB, >= 50 % of direct throughput).
+
+Client, sidecar and upstream run on the same machine and share its cores; the figures are
+for that machine only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from PIL import Image
+
+from pipeline.sidecar.testing import start_sidecar, start_upstream
+from tests.conftest import CORPUS
+
+SEED = 20261130
+SOURCE = CORPUS / "media/ianare+exif-samples/jpg/gps/DSCN0010.jpg"
+SIZES = {"100KB": 100 * 1024, "3MB": 3 * 1024 * 1024}
+TARGET_ADDED_P50_MS = 5.0
+TARGET_THROUGHPUT_SHARE = 0.5
+
+
+def make_jpeg(target: int, seed: int) -> bytes:
+    """A JPEG of about ``target`` bytes (+-5 %): fixed-seed noise plus the corpus EXIF block."""
+    exif = Image.open(SOURCE).info["exif"]
+    rng = random.Random(seed)
+    lo, hi = 16, 4096
+    best = b""
+    while lo <= hi:
+        side = (lo + hi) // 2
+        img = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=90, exif=exif)
+        data = buf.getvalue()
+        best = data
+        if abs(len(data) - target) <= target * 0.05:
+            return data
+        if len(data) < target:
+            lo = side + 1
+        else:
+            hi = side - 1
+    return best
+
+
+@dataclass
+class Round:
+    p50_ms: float
+    p99_ms: float
+    rps: float
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _one(session: aiohttp.ClientSession, url: str, data: bytes) -> float:
+    start = time.perf_counter()
+    async with session.post(url, data=data, headers={"Content-Type": "image/jpeg"}) as resp:
+        await resp.read()
+        if resp.status != 200:
+            msg = f"upload answered {resp.status}"
+            raise RuntimeError(msg)
+    return time.perf_counter() - start
+
+
+async def _latency(session: aiohttp.ClientSession, url: str, data: bytes, n: int) -> list[float]:
+    return [await _one(session, url, data) for _ in range(n)]
+
+
+async def _throughput(
+    session: aiohttp.ClientSession, url: str, data: bytes, n: int, concurrency: int
+) -> float:
+    queue = iter(range(n))
+
+    async def worker() -> None:
+        for _ in queue:
+            await _one(session, url, data)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return n / (time.perf_counter() - start)
+
+
+async def measure(
+    targets: dict[str, str], data: bytes, *, rounds: int, requests: int, concurrency: int
+) -> dict[str, list[Round]]:
+    """Interleaved rounds of latency (c=1) and throughput (c=concurrency) per target."""
+    out: dict[str, list[Round]] = {name: [] for name in targets}
+    connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for url in targets.values():  # warm-up: connections, imports, caches
+            await _throughput(session, url, data, max(10, requests // 10), concurrency)
+        for _ in range(rounds):
+            for name, url in targets.items():
+                lat = await _latency(session, url, data, requests)
+                rps = await _throughput(session, url, data, requests, concurrency)
+                out[name].append(Round(_pct(lat, 0.5) * 1e3, _pct(lat, 0.99) * 1e3, rps))
+    return out
+
+
+def _median(rounds: list[Round]) -> Round:
+    return Round(
+        statistics.median(r.p50_ms for r in rounds),
+        statistics.median(r.p99_ms for r in rounds),
+        statistics.median(r.rps for r in rounds),
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=200, help="per round and mode")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    results: dict[str, dict[str, object]] = {}
+    with tempfile.TemporaryDirectory(prefix="veil-bench-sidecar-") as tmp:
+        work = Path(tmp)
+        upstream = start_upstream(work, record=False)
+        sidecar = start_sidecar(
+            work, "--upstream", upstream.url, "--max-body", "16MiB", env={"VEIL_LOG_LEVEL": "ERROR"}
+        )
+        try:
+            print(f"cpus: {os.cpu_count()}  rounds: {args.rounds}  requests/round: "
+                  f"{args.requests}  concurrency: {args.concurrency}")  # fmt: skip
+            print(f"{'size':>6} {'mode':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+            for i, (label, size) in enumerate(SIZES.items()):
+                data = make_jpeg(size, SEED + i)
+                n = args.requests if size < 1024 * 1024 else max(20, args.requests // 5)
+                runs = asyncio.run(
+                    measure(
+                        {"direct": upstream.url + "/upload", "proxy": sidecar.url + "/upload"},
+                        data,
+                        rounds=args.rounds,
+                        requests=n,
+                        concurrency=args.concurrency,
+                    )
+                )
+                direct, proxy = _median(runs["direct"]), _median(runs["proxy"])
+                for mode, r in (("direct", direct), ("proxy", proxy)):
+                    print(f"{label:>6} {mode:>7} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.rps:8.1f}")
+                added = proxy.p50_ms - direct.p50_ms
+                share = proxy.rps / direct.rps
+                print(
+                    f"{label:>6}   bytes={len(data)}  added p50 = {added:.2f} ms"
+                    f"  throughput = {share:.0%} of direct (ratio {share:.2f})"
+                )
+                results[label] = {
+                    "bytes": len(data),
+                    "requests_per_round": n,
+                    "direct": vars(direct),
+                    "proxy": vars(proxy),
+                    "added_p50_ms": added,
+                    "throughput_share": share,
+                }
+        finally:
+            sidecar.stop()
+            upstream.stop()
+    small = results["100KB"]
+    ok_latency = float(small["added_p50_ms"]) < TARGET_ADDED_P50_MS  # type: ignore[arg-type]
+    ok_share = all(
+        float(r["throughput_share"]) >= TARGET_THROUGHPUT_SHARE  # type: ignore[arg-type]
+        for r in results.values()
+    )
+    print(
+        f"targets: added p50 at 100KB < {TARGET_ADDED_P50_MS} ms: {'met' if ok_latency else 'MISSED'}"
+        f"; throughput >= {TARGET_THROUGHPUT_SHARE:.0%} of direct: {'met' if ok_share else 'MISSED'}"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
