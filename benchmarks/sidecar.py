@@ -188,9 +188,10 @@ def main() -> int:
         float(r["throughput_share"]) >= TARGET_THROUGHPUT_SHARE  # type: ignore[arg-type]
         for r in results.values()
     )
+    verdict = {True: "met", False: "MISSED"}
     print(
-        f"targets: added p50 at 100KB < {TARGET_ADDED_P50_MS} ms: {'met' if ok_latency else 'MISSED'}"
-        f"; throughput >= {TARGET_THROUGHPUT_SHARE:.0%} of direct: {'met' if ok_share else 'MISSED'}"
+        f"targets: added p50 at 100KB < {TARGET_ADDED_P50_MS} ms: {verdict[ok_latency]}; "
+        f"throughput >= {TARGET_THROUGHPUT_SHARE:.0%} of direct: {verdict[ok_share]}"
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
