@@ -260,7 +260,7 @@ def _log_event(g: _Gen, n: int, user: str | None, when: datetime) -> dict[str, A
         "device_id": g.device_id(),
         "advertising_id": g.device_id("advertising_id"),
         "imei": g.imei(),
-        "device": {"model": model, "os": os_name, "config": {"locale": "en_GB", "dark_mode": True}},
+        "device": {"model": model, "os": os_name, "config": "locale=en_GB;dark_mode=1"},
         "url": g.url(),
         "referrer": f"https://mail.example.org/read?from={quote(g.email(), safe='')}",
         "search_terms": f"{g.email()} {r.choice(['invoice', 'refund', 'order'])}",

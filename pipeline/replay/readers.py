@@ -24,13 +24,16 @@ from typing import BinaryIO, Literal
 
 from pipeline.deadletter import DeadLetter
 from pipeline.errors import Reason
+from pipeline.events import MAX_EVENT_BYTES
 
 RecordFormat = Literal["jsonl", "text"]
 InputFormat = Literal["auto", "jsonl", "text"]
 INPUT_FORMATS: tuple[InputFormat, ...] = ("auto", "jsonl", "text")
 
 STDIN = "-"
-DEFAULT_MAX_RECORD_BYTES = 1 << 20  # 1 MiB: far above any sane event, far below memory
+# The event size limit (inline media included): a longer line could never be a valid event,
+# so it is skipped in bounded steps instead of being read whole.
+DEFAULT_MAX_RECORD_BYTES = MAX_EVENT_BYTES
 _GZIP_MAGIC = b"\x1f\x8b"
 _JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 _TEXT_SUFFIXES = frozenset({".log", ".txt", ".syslog"})

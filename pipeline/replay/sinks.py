@@ -38,7 +38,9 @@ class FileSink(Sink):
 
     Args:
         path: destination path or ``-``.
-        lazy: when True the file is created on the first write only.
+        lazy: when True the file is created on the first write only. An existing file of
+            that name is removed at once all the same: a run's dead-letter or audit file must
+            never be mistaken for an earlier run's (like ``--out``, each run replaces it).
     """
 
     def __init__(self, path: str, *, lazy: bool = False) -> None:
@@ -47,6 +49,8 @@ class FileSink(Sink):
         self.count = 0
         if not lazy:
             self._open()
+        elif path != STDOUT:
+            Path(path).unlink(missing_ok=True)
 
     def _open(self) -> TextIO:
         if self._fh is None:
