@@ -132,6 +132,29 @@ def _median(rounds: list[Round]) -> Round:
     )
 
 
+def strip_ms(data: bytes, repeat: int = 15) -> float:
+    """Median in-process time of one :func:`pipeline.media.strip_media` call (the part of
+    the proxy's cost that is the stripper itself, not HTTP)."""
+    from pipeline.media import strip_media
+
+    strip_media(data)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        strip_media(data)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -153,6 +176,7 @@ def main() -> int:
             for i, (label, size) in enumerate(SIZES.items()):
                 data = make_jpeg(size, SEED + i)
                 n = args.requests if size < 1024 * 1024 else max(20, args.requests // 5)
+                sidecar_cpu = cpu_seconds(sidecar.proc.pid)
                 runs = asyncio.run(
                     measure(
                         {"direct": upstream.url + "/upload", "proxy": sidecar.url + "/upload"},
@@ -162,14 +186,22 @@ def main() -> int:
                         concurrency=args.concurrency,
                     )
                 )
+                # Warm-up plus per round n latency + n throughput requests through the proxy.
+                proxied = max(10, n // 10) + args.rounds * 2 * n
+                sidecar_ms = (cpu_seconds(sidecar.proc.pid) - sidecar_cpu) / proxied * 1e3
                 direct, proxy = _median(runs["direct"]), _median(runs["proxy"])
                 for mode, r in (("direct", direct), ("proxy", proxy)):
                     print(f"{label:>6} {mode:>7} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.rps:8.1f}")
                 added = proxy.p50_ms - direct.p50_ms
                 share = proxy.rps / direct.rps
+                stripping = strip_ms(data)
                 print(
                     f"{label:>6}   bytes={len(data)}  added p50 = {added:.2f} ms"
                     f"  throughput = {share:.0%} of direct (ratio {share:.2f})"
+                )
+                print(
+                    f"{label:>6}   sidecar CPU = {sidecar_ms:.2f} ms/request, of which"
+                    f" strip_media alone = {stripping:.2f} ms (in-process median)"
                 )
                 results[label] = {
                     "bytes": len(data),
@@ -177,6 +209,8 @@ def main() -> int:
                     "direct": vars(direct),
                     "proxy": vars(proxy),
                     "added_p50_ms": added,
+                    "sidecar_cpu_ms_per_request": sidecar_ms,
+                    "strip_media_ms": stripping,
                     "throughput_share": share,
                 }
         finally:
