@@ -69,6 +69,8 @@ def _apply(value: Any, ftype: FieldType, action: Action, path: str, st: RecordSt
     if action is Action.PSEUDONYMIZE:
         return st.pseudonym(str(value))
     if action is Action.SCAN:
+        if value in st.clean:  # the record's one scan found nothing in it (prescan)
+            return value
         if ftype is FieldType.URL:
             return minimize_url(value, path, st)
         return scan_text(value, path, st)

@@ -11,6 +11,7 @@ IPV4_PREFIX = 24
 IPV6_PREFIX = 48
 COORDINATE_DECIMALS = 2  # 0.01 degree: about 1.1 km of latitude, less of longitude
 
+_IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
 _NUMBER = re.compile(r"[-+]?\d{1,3}(?:\.\d+)?")
 _HEMISPHERE = re.compile(r"[NSEWnsew]")
 
@@ -22,6 +23,12 @@ def generalize_ip(text: str, *, with_prefix: bool = True) -> str | None:
         text: an IP address (IPv6 may carry a zone id, which is dropped).
         with_prefix: ``203.0.113.0/24`` when True, ``203.0.113.0`` when False (for URL hosts).
     """
+    m = _IPV4.match(text)
+    if m is not None:  # the common case, without ipaddress' object overhead
+        octets = m.groups()
+        if all(len(o) == 1 or o[0] != "0" for o in octets) and all(int(o) <= 255 for o in octets):
+            net = f"{octets[0]}.{octets[1]}.{octets[2]}.0"
+            return f"{net}/{IPV4_PREFIX}" if with_prefix else net
     try:
         ip = ipaddress.ip_address(text.strip().strip("[]").split("%", 1)[0])
     except ValueError:

@@ -33,7 +33,7 @@ def full_unquote(text: str) -> str:
 
 def scan_text(text: str, path: str, st: RecordState, depth: int = 0) -> str:
     """Scan ``text`` and return it with every finding replaced per the purpose's rules."""
-    if not text:
+    if not text or text in st.clean:
         return text
     return rewrite(text, st.scan(text), path, st, depth)
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from pipeline.consent import Consent
 from pipeline.errors import RecordError
-from pipeline.minimizer import MinimizeContext, minimize
+from pipeline.minimizer import MinimizeContext, core, minimize
 from pipeline.policy import FieldType, Policy, load_policy
 from pipeline.pseudonym import PseudonymKeys
 from tests.unit.minimizer.conftest import KEY, NOW
@@ -139,3 +139,24 @@ def test_planted_pii_never_reaches_analytics_without_consent(
         for form in _forms(secret):
             assert form not in out, f"{desc}: a planted value survived"
     assert "48.858370" not in out and "2.294481" not in out  # P10: no location consent
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(planted_events(), st.sampled_from(["analytics", "security", "service"]))
+def test_prescan_shortcut_never_changes_a_result(
+    planted: tuple[dict[str, Any], list[str], str], purpose: str
+) -> None:
+    """The one-scan-per-record shortcut only skips values with no finding: same output."""
+    event = planted[0]
+    results = []
+    for prescan in (True, False):
+        core.PRESCAN = prescan
+        try:
+            results.append(
+                minimize(event, policy=POLICY, consent=Consent.none(), purpose=purpose, context=CTX)
+            )
+        except RecordError as exc:
+            results.append(exc.reason)  # type: ignore[arg-type]
+        finally:
+            core.PRESCAN = True
+    assert results[0] == results[1]
