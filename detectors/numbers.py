@@ -6,8 +6,8 @@ digit groups and consecutive groups are tried in a fixed order, strongest eviden
 
 1. dates at the start of a run (``YYYY-MM-DD``): consumed, never PII;
 2. IPv4 (four dotted groups 0-255, not part of a longer dotted version like ``1.2.3.4.5``);
-3. card or IMEI (13-19 digits, Luhn; 15-digit numbers are IMEI unless a card prefix says
-   otherwise or an "imei" keyword precedes them);
+3. card or IMEI (13-19 digits, 12 for Maestro, Luhn; 15-digit numbers are IMEI unless a card
+   prefix says otherwise or an "imei" keyword precedes them);
 4. US SSN (3-2-4 with one separator kind; a bare 9-digit number only after an SSN keyword);
 5. account number (6-20 digits after an account keyword, when that keyword is nearer than a
    phone keyword);
@@ -20,7 +20,8 @@ import re
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import PhoneMetadata
+from phonenumbers import Leniency, PhoneMetadata
+from phonenumbers.phonenumbermatcher import _verify  # the matcher's own VALID check
 
 from detectors.findings import Finding
 from detectors.validators import ipv4_ok, luhn_ok, ssn_ok
@@ -64,6 +65,8 @@ def _last(rx: re.Pattern[str], before: str) -> int:
 def _card_prefix_ok(digits: str) -> bool:
     # Issuer identification: 2-6 cover Visa/Mastercard/Amex/Discover/JCB/UnionPay/Maestro;
     # 1800 is JCB's 15-digit range. 13-digit numbers starting with 1 are epoch milliseconds.
+    if len(digits) == 12:  # only Maestro issues 12-digit cards (50, 56-69)
+        return digits[:2] == "50" or "56" <= digits[:2] <= "69"
     first = digits[0]
     if first in "23456":
         return True
@@ -160,11 +163,11 @@ def _match_at(
         total += len(digs[j])
         if total > 19:
             break
-        if total >= 13:
+        if total >= 12:
             best = j
     for j in range(best, i - 1, -1) if best >= 0 else ():
         number = "".join(digs[i : j + 1])
-        if len(number) < 13 or not luhn_ok(number):
+        if len(number) < 12 or not luhn_ok(number):
             continue
         if len(number) == 15 and (_IMEI_KW.search(before) or not _is_card_15(number)):
             return emit("IMEI", j + 1) if "IMEI" in wanted else j + 1
@@ -293,8 +296,15 @@ def _valid_phone(window: str) -> bool:
 
 
 def _parse_valid(window: str, region: str | None) -> bool:
+    """Presidio's acceptance rule on one window: ``PhoneNumberMatcher`` leniency VALID.
+
+    That is a valid number whose ``x`` characters are an extension or carrier code and which
+    carries the national prefix where the region's format requires one (``17151 2450`` is no
+    French number without its leading 0). The matcher's own verifier is reused so the rule
+    stays identical to the anchor's.
+    """
     try:
-        number = phonenumbers.parse(window, region)
+        number = phonenumbers.parse(window, region, keep_raw_input=True)
     except phonenumbers.NumberParseException:
         return False
-    return bool(phonenumbers.is_valid_number(number))
+    return bool(_verify(Leniency.VALID, number, window, None))
