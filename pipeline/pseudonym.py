@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from pipeline.errors import ConfigError
 
@@ -67,6 +68,10 @@ class PseudonymKeys:
         if any(len(k) < MIN_KEY_BYTES for k in keys):
             msg = f"pseudonym keys: every key must be at least {MIN_KEY_BYTES} bytes"
             raise ConfigError(msg)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable for worker processes (spawn): a mappingproxy is not, a dict is.
+        return (_restore, (self.base, dict(self.per_purpose), self.ephemeral))
 
     def __repr__(self) -> str:  # never print keys
         return f"PseudonymKeys(ids={self.key_ids()}, ephemeral={self.ephemeral})"
@@ -135,6 +140,10 @@ class PseudonymKeys:
         message = f"veil/v1\x00{domain}\x00{value}".encode("utf-8", "surrogatepass")
         digest = hmac.new(key, message, hashlib.sha256).hexdigest()
         return TOKEN_PREFIX + digest[:TOKEN_HEX_CHARS]
+
+
+def _restore(base: bytes | None, per_purpose: dict[str, bytes], ephemeral: bool) -> PseudonymKeys:
+    return PseudonymKeys(base, MappingProxyType(per_purpose), ephemeral)
 
 
 def _read_key_file(path: Path) -> dict[str, bytes]:

@@ -27,8 +27,8 @@ def generalize_ip(text: str, *, with_prefix: bool = True) -> str | None:
     if m is not None:  # the common case, without ipaddress' object overhead
         octets = m.groups()
         if all(len(o) == 1 or o[0] != "0" for o in octets) and all(int(o) <= 255 for o in octets):
-            net = f"{octets[0]}.{octets[1]}.{octets[2]}.0"
-            return f"{net}/{IPV4_PREFIX}" if with_prefix else net
+            base = f"{octets[0]}.{octets[1]}.{octets[2]}.0"
+            return f"{base}/{IPV4_PREFIX}" if with_prefix else base
     try:
         ip = ipaddress.ip_address(text.strip().strip("[]").split("%", 1)[0])
     except ValueError:

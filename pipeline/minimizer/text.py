@@ -102,13 +102,17 @@ def _with_encoded_tokens(text: str, items: list[Finding], st: RecordState) -> li
 
 def _entity(value: str, entity_type: str, path: str, st: RecordState, depth: int) -> str:
     action = st.entity_action(entity_type)
-    st.audit.entity(path, entity_type, action)
     if entity_type == "URL" and action is Action.KEEP:
-        if depth >= MAX_NESTING:
+        if depth >= MAX_NESTING:  # too deeply nested to take apart: fail closed
             st.audit.entity(path, entity_type, Action.REDACT)
             return "<URL>"
+        st.audit.entity(path, entity_type, action)
         return _url.minimize_url(value, path, st, depth + 1)
-    return replace_entity(value, entity_type, action, st)
+    new = replace_entity(value, entity_type, action, st)
+    if action is Action.GENERALIZE and new == f"<{entity_type}>":
+        action = Action.REDACT  # no coarser form (DMS coordinates, a hostname): redacted
+    st.audit.entity(path, entity_type, action)
+    return new
 
 
 __all__ = ["MAX_NESTING", "full_unquote", "rewrite", "scan_text"]

@@ -81,6 +81,15 @@ def test_malformed_key_file_line_is_named(tmp_path: Path) -> None:
         PseudonymKeys.from_env({"VEIL_PSEUDONYM_KEY_FILE": str(path)})
 
 
+def test_keys_survive_pickling_for_worker_processes() -> None:
+    import pickle
+
+    keys = PseudonymKeys.from_env({"VEIL_PSEUDONYM_KEY": K1, "VEIL_PSEUDONYM_KEY_ANALYTICS": K2})
+    copy = pickle.loads(pickle.dumps(keys))  # noqa: S301  # our own bytes
+    assert copy.pseudonym("u", "analytics") == keys.pseudonym("u", "analytics")
+    assert copy.pseudonym("u", "security") == keys.pseudonym("u", "security")
+
+
 def test_random_for_run_is_ephemeral_and_differs_per_run() -> None:
     a, b = PseudonymKeys.random_for_run(), PseudonymKeys.random_for_run()
     assert a.ephemeral and b.ephemeral
