@@ -333,3 +333,37 @@ def test_audit_counts_actions_per_field_and_entity_and_holds_no_values(run: Run)
     dumped = json.dumps(audit.to_dict())
     for value in ("jo@example.com", "al@example.org", "203.0.113", "u-42"):
         assert value not in dumped
+
+
+@pytest.mark.parametrize(
+    ("email_action", "ip_action", "expected"),
+    [
+        ("keep", "keep", "mail jo@example.com from 203.0.113.45"),
+        ("drop", "drop", "mail  from "),
+        ("redact", "redact", "mail <EMAIL_ADDRESS> from <IP_ADDRESS>"),
+        ("mask", "mask", "mail **@******e.com from ***.*.*13.45"),
+        ("redact", "generalize", "mail <EMAIL_ADDRESS> from 203.0.113.0/24"),
+    ],
+)
+def test_entity_actions_in_scanned_text(
+    policy: Policy, ctx: MinimizeContext, email_action: str, ip_action: str, expected: str
+) -> None:
+    data = policy.model_dump(mode="json")
+    data["purposes"]["analytics"]["entities"] = {
+        "EMAIL_ADDRESS": email_action,
+        "IP_ADDRESS": ip_action,
+    }
+    custom = policy_from_data(data)
+    event = log_event({"message": "mail jo@example.com from 203.0.113.45"})
+    out = minimize(event, policy=custom, consent=Consent.none(), purpose="analytics", context=ctx)
+    assert out.event is not None and out.event["payload"]["message"] == expected
+    assert out.audit.entities[("payload.message", "EMAIL_ADDRESS", email_action)] == 1
+
+
+def test_entity_pseudonym_in_text_matches_the_field_pseudonym(
+    run: Run, ctx: MinimizeContext
+) -> None:
+    out = run(log_event({"message": "from jo@example.com"}), "security").event
+    assert out is not None
+    token = ctx.keys.pseudonym("jo@example.com", "security")
+    assert out["payload"]["message"] == f"from <EMAIL_ADDRESS:{token}>"
