@@ -147,12 +147,14 @@ def strip_ms(data: bytes, repeat: int = 15) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere)."""
+    """User + system CPU seconds of a process and its live children (Linux /proc; else 0)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def main() -> int:
@@ -160,6 +162,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=200, help="per round and mode")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="sidecar worker processes")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     results: dict[str, dict[str, object]] = {}
@@ -167,11 +170,16 @@ def main() -> int:
         work = Path(tmp)
         upstream = start_upstream(work, record=False)
         sidecar = start_sidecar(
-            work, "--upstream", upstream.url, "--max-body", "16MiB", env={"VEIL_LOG_LEVEL": "ERROR"}
-        )
+            work,
+            "--upstream", upstream.url,
+            "--max-body", "16MiB",
+            "--workers", str(args.workers),
+            env={"VEIL_LOG_LEVEL": "ERROR"},
+        )  # fmt: skip
         try:
             print(f"cpus: {os.cpu_count()}  rounds: {args.rounds}  requests/round: "
-                  f"{args.requests}  concurrency: {args.concurrency}")  # fmt: skip
+                  f"{args.requests}  concurrency: {args.concurrency}  "
+                  f"sidecar workers: {args.workers}")  # fmt: skip
             print(f"{'size':>6} {'mode':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
             for i, (label, size) in enumerate(SIZES.items()):
                 data = make_jpeg(size, SEED + i)

@@ -8,7 +8,6 @@ starts the server.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -32,6 +31,7 @@ _FIELDS = (
     "policy",
     "request_timeout",
     "upstream_timeout",
+    "workers",
 )
 
 
@@ -78,12 +78,17 @@ def add_parser(subparsers: Any) -> None:
         type=float,
         help="seconds for the upstream to answer (env VEIL_SIDECAR_UPSTREAM_TIMEOUT; default 60)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes sharing the socket (env VEIL_SIDECAR_WORKERS; default 1)",
+    )
     p.set_defaults(func=handler)
 
 
 def handler(args: argparse.Namespace) -> int:
     """Validate settings, load the policy and serve until interrupted."""
-    from pipeline.sidecar.server import serve
+    from pipeline.sidecar.server import run
     from pipeline.sidecar.settings import SidecarSettings
 
     given = {name: getattr(args, name) for name in _FIELDS if getattr(args, name) is not None}
@@ -96,11 +101,10 @@ def handler(args: argparse.Namespace) -> int:
             print(f"veil sidecar: {where}: {error['msg']}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(settings))
+        return run(settings)
     except (PolicyError, ConfigError) as exc:
         print(f"veil sidecar: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"veil sidecar: cannot listen on {settings.listen}: {exc.strerror}", file=sys.stderr)
         return 2
-    return 0

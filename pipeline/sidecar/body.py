@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from aiohttp import web
+from aiohttp import ClientError, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from pipeline.sidecar.exceptions import BadRequest, BodyTooLarge, RequestTimeout
 from pipeline.sidecar.keys import IN_BYTES_KEY
@@ -60,14 +61,10 @@ class BodyReader:
         except TimeoutError as exc:
             msg = "request body not received within the request timeout"
             raise RequestTimeout(msg) from exc
-        except (OSError, ValueError, EOFError) as exc:
+        except (OSError, ValueError, EOFError, HttpProcessingError, ClientError) as exc:
+            # The client went away or its framing broke (length or chunk encoding short).
             msg = "request body ended early or could not be read"
             raise BadRequest(msg) from exc
-        except Exception as exc:  # aiohttp payload errors (incomplete chunked/length bodies)
-            if type(exc).__module__.startswith("aiohttp"):
-                msg = "request body ended early or could not be read"
-                raise BadRequest(msg) from exc
-            raise
         self._read += len(data)
         self._request[IN_BYTES_KEY] = self._read
         if self._read > self._limit:

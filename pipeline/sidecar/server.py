@@ -1,10 +1,19 @@
-"""Running the sidecar: bind, announce the address, serve until SIGINT/SIGTERM, drain."""
+"""Running the sidecar: bind, announce the address, serve until SIGINT/SIGTERM, drain.
+
+With ``workers > 1`` the parent binds one listening socket, validates the configuration, then
+forks that many worker processes that accept on the shared socket (one event loop each, so
+stripping scales over cores). The parent only forwards stop signals and reaps the workers; if
+one dies unexpectedly the others are stopped and the exit status says so, for the supervisor
+(systemd, Kubernetes) to restart the whole sidecar.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 import sys
 from typing import TextIO
 
@@ -12,30 +21,58 @@ from aiohttp import web
 
 from pipeline.sidecar.accesslog import SafeAccessLogger
 from pipeline.sidecar.app import create_app
+from pipeline.sidecar.engine import Engine
 from pipeline.sidecar.settings import SidecarSettings, is_loopback
 
 log = logging.getLogger(__name__)
 ACCESS_LOGGER = "pipeline.sidecar.access"
 # Seconds in-flight requests get to finish after a stop signal.
 SHUTDOWN_GRACE = 10.0
+BACKLOG = 512
+
+
+def _announce(settings: SidecarSettings, sock: socket.socket, announce: TextIO) -> None:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    if not is_loopback(host):
+        log.warning("listening on a non-loopback address: reachable from the network")
+    mode = f"proxy to {settings.upstream}" if settings.upstream else "service"
+    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
+    print(f"veil sidecar: listening on http://{shown}:{port} ({mode}{workers})", file=announce)
+    announce.flush()
+
+
+def bind(settings: SidecarSettings) -> socket.socket:
+    """Create the listening socket for ``settings.listen``.
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    host = settings.host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, settings.port), family=family, backlog=BACKLOG)
 
 
 async def serve(
     settings: SidecarSettings,
     *,
-    announce: TextIO = sys.stdout,
+    sock: socket.socket | None = None,
+    announce: TextIO | None = sys.stdout,
     stop: asyncio.Event | None = None,
+    engine: Engine | None = None,
 ) -> None:
-    """Serve until ``stop`` is set or the process gets SIGINT/SIGTERM.
+    """Serve on ``sock`` (bound from ``settings`` when None) until stopped.
 
-    Prints one line ``veil sidecar: listening on http://HOST:PORT`` to ``announce`` once the
-    socket is bound (the real port when 0 was asked for), so scripts can wait for it.
+    Prints one line ``veil sidecar: listening on http://HOST:PORT (...)`` to ``announce``
+    (unless None) once listening, with the real port when 0 was asked for, so scripts can
+    wait for it.
 
     Raises:
         PolicyError, ConfigError: from building the app (before anything is bound).
         OSError: the address cannot be bound.
     """
-    app = create_app(settings)
+    app = create_app(settings, engine=engine)
+    sock = sock if sock is not None else bind(settings)
     runner = web.AppRunner(
         app,
         access_log_class=SafeAccessLogger,
@@ -50,22 +87,15 @@ async def serve(
         handle_signals=False,
     )
     await runner.setup()
-    site = web.TCPSite(
-        runner, settings.host, settings.port, shutdown_timeout=SHUTDOWN_GRACE, backlog=512
-    )
+    site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_GRACE)
     await site.start()
     stop = stop if stop is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        host, port = _bound_address(runner, settings)
-        shown = f"[{host}]" if ":" in host else host
-        if not is_loopback(host):
-            log.warning("listening on a non-loopback address: reachable from the network")
-        mode = f"proxy to {settings.upstream}" if settings.upstream else "service"
-        print(f"veil sidecar: listening on http://{shown}:{port} ({mode})", file=announce)
-        announce.flush()
+        if announce is not None:
+            _announce(settings, sock, announce)
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -73,8 +103,71 @@ async def serve(
         await runner.cleanup()
 
 
-def _bound_address(runner: web.AppRunner, settings: SidecarSettings) -> tuple[str, int]:
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            return str(address[0]), int(address[1])
-    return settings.host, settings.port
+def run(settings: SidecarSettings, *, announce: TextIO = sys.stdout) -> int:
+    """Run the sidecar in this process (one worker) or in pre-forked workers.
+
+    Returns:
+        0 after a clean stop; 1 when a worker died unexpectedly.
+
+    Raises:
+        PolicyError, ConfigError: invalid configuration (before anything is bound).
+        OSError: the address cannot be bound.
+    """
+    if settings.workers == 1:
+        asyncio.run(serve(settings, announce=announce))
+        return 0
+    # Validate everything once, before binding or forking, so a bad policy is one clear
+    # error; each worker then loads its own copy (no state shared across processes).
+    Engine(settings)
+    sock = bind(settings)
+    children: list[int] = []
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:  # worker: serve, then leave without running the parent's cleanup
+            code = 0
+            try:
+                asyncio.run(serve(settings, sock=sock, announce=None))
+            except BaseException:  # any failure ends this worker, with status 1
+                code = 1
+            sys.stderr.flush()
+            os._exit(code)
+        children.append(pid)
+    _announce(settings, sock, announce)
+    sock.close()
+    return _supervise(children)
+
+
+def _supervise(children: list[int]) -> int:
+    stopping = False
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            _kill(pid, signal.SIGTERM)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    status = 0
+    alive = set(children)
+    while alive:
+        try:
+            pid, code = os.wait()
+        except ChildProcessError:
+            break
+        alive.discard(pid)
+        if not stopping and (pid in children):
+            # A worker died on its own: stop the rest so the supervisor sees the failure.
+            log.error("sidecar worker exited unexpectedly (status %d); stopping", code)
+            status = 1
+            stopping = True
+            for other in alive:
+                _kill(other, signal.SIGTERM)
+    return status
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass

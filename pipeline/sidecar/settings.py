@@ -68,6 +68,8 @@ class SidecarSettings(BaseSettings):
         request_timeout: seconds a client has to send its whole request body (then 408).
         upstream_timeout: seconds the upstream has to answer (then 504).
         max_parts: most parts accepted in one ``multipart/form-data`` body.
+        workers: processes accepting on the one listening socket (stripping is CPU-bound;
+            one event loop uses one core). Each worker has its own metrics registry.
     """
 
     model_config = SettingsConfigDict(
@@ -85,6 +87,7 @@ class SidecarSettings(BaseSettings):
     request_timeout: Annotated[float, Field(gt=0)] = 30.0
     upstream_timeout: Annotated[float, Field(gt=0)] = 60.0
     max_parts: Annotated[int, Field(gt=0)] = 100
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
 
     @field_validator("listen")
     @classmethod

@@ -113,3 +113,21 @@ def test_bad_configuration_exits_2(args: list[str], needle: str) -> None:
     )
     assert out.returncode == 2
     assert needle in out.stderr
+
+
+def test_workers_share_the_socket_and_stop_cleanly(tmp_path: Path) -> None:
+    proc = start_sidecar(tmp_path, "--workers", "2", env=KEYS)
+    try:
+        workers = subprocess.run(
+            ["pgrep", "-P", str(proc.proc.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert len(workers) == 2
+        for _ in range(6):
+            code, _headers, body = curl("--data-binary", f"@{CANON_JPEG}", f"{proc.url}/v1/strip")
+            assert code == 200 and personal_tags(body) == set()
+    finally:
+        proc.proc.terminate()
+        assert proc.proc.wait(timeout=20) == 0
+        proc.stop()
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists()

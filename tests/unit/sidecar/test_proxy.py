@@ -283,3 +283,24 @@ async def test_slow_client_gets_408_and_nothing_is_forwarded(proxy: Any) -> None
     writer.close()
     assert status_line.split()[1] == b"408"
     assert service.received == []
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_client_that_hangs_up_midway_forwards_nothing(proxy: Any, chunked: bool) -> None:
+    client, service = await proxy()
+    _reader, writer = await asyncio.open_connection(client.host, client.port)
+    data = GPS_JPEG.read_bytes()
+    framing = (
+        b"Transfer-Encoding: chunked\r\n\r\n" + f"{len(data):x}\r\n".encode()
+        if chunked
+        else f"Content-Length: {len(data)}\r\n\r\n".encode()
+    )
+    writer.write(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n" + framing)
+    writer.write(data[:5000])
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.3)
+    assert service.received == []
+    # The sidecar is still serving.
+    assert (await client.get("/_veil/healthz")).status == 200
