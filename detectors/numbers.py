@@ -32,8 +32,8 @@ PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CN", "BR", "IL"
 _GROUP = re.compile(r"\d+")
 _EXT = re.compile(r"[A-Za-z#]")
 # Shapes that are never PII, rejected before any splitting: a bare date, a decimal number
-# (price, one coordinate), a dotted version with five or more parts.
-_NOT_PII = re.compile(r"(?:19|20)\d\d([-/.])\d\d?\1\d\d?|\d{1,5}\.\d{1,5}|\d+(?:\.\d+){4,}")
+# (price, one coordinate). Five dotted groups stay: French numbers are written 01.84.17.61.18.
+_NOT_PII = re.compile(r"(?:19|20)\d\d([-/.])\d\d?\1\d\d?|\d{1,5}\.\d{1,5}")
 _DECIMAL = re.compile(r"[-+]?\d+\.\d+")
 _DATE_SEPS = frozenset({"-", "/", "."})
 _KW_WINDOW = 40
@@ -90,7 +90,7 @@ def classify_run(text: str, start: int, end: int, wanted: frozenset[str]) -> lis
     seps = [run[groups[i][1] : groups[i + 1][0]] for i in range(len(groups) - 1)]
     k = len(groups)
     # An extension ("x12", "ext. 3") belongs to the phone before it; nothing else spans it.
-    ext_at = next((i for i, s in enumerate(seps) if any(c.isalpha() or c == "#" for c in s)), k)
+    ext_at = next((i + 1 for i, s in enumerate(seps) if any(c.isalpha() or c == "#" for c in s)), k)
     digs = [run[a:b] for a, b in groups]
     before = text[max(0, start - _KW_WINDOW) : start]
     out: list[Finding] = []

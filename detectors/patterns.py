@@ -59,12 +59,13 @@ _LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _URL_PREFIX = r"(?:[Hh][Tt][Tt][Pp][Ss]?://|[Ff][Tt][Pp]://|[Ww][Ww][Ww]\.)"
 # A URL ends at whitespace, quotes or angle brackets; trailing punctuation is trimmed later.
 URL_TAIL = r"[^\s<>\"'`{}|\\^]{1,4096}"
-_SEP = r"[ .\-/]{1,2}"
+_SEP = r"[ .\-/()]{1,3}"
 # Digit runs: optional + or ( prefix, up to 10 groups of 1-19 digits with one or two separators
 # between them, optional extension. Covers cards (4-4-4-4, 4-6-5, 16 contiguous), SSN (3-2-4),
 # IMEI (2-6-6-1 or 15), IPv4 (dotted quad), national and E.164 phones, account numbers.
+# Parentheses count as separators: "(579)888-3058", "+46 (0)8 928 571 38".
 _NUM = (
-    r"(?:\+[ ]?|\()?\b\d{1,19}\)?(?:" + _SEP + r"\(?\d{1,19}\)?){0,9}"
+    r"(?:\+[ ]?|\()?\b\d{1,19}(?:" + _SEP + r"\d{1,19}){0,9}"
     r"(?:[ ]?(?:x|ext\.?|#)[ ]?\d{1,6})?\b"
 )
 _DEC_LAT = r"[-+]?\d{1,2}\.\d{2,10}"
