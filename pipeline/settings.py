@@ -40,6 +40,8 @@ class StreamSettings(BaseSettings):
         processing_guarantee: ``at_least_once`` (offsets committed after outputs are
             acknowledged) or ``exactly_once`` (Kafka transactions).
         commit_interval: seconds between offset commits.
+        session_timeout: seconds without heartbeat after which the group gives a dead
+            worker's partitions to the others (failover time after a crash).
         standby_replicas: Faust standby replicas of the consent table.
         web_host, web_port: where ``/metrics`` and ``/health`` are served.
         max_message_bytes: raw records larger than this are dead-lettered as ``too_large``
@@ -68,6 +70,7 @@ class StreamSettings(BaseSettings):
     replication: int = Field(default=1, ge=1, le=32)
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     commit_interval: float = Field(default=1.0, gt=0, le=600)
+    session_timeout: float = Field(default=30.0, ge=6, le=3600)
     standby_replicas: int = Field(default=0, ge=0, le=8)
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)

@@ -195,6 +195,7 @@ class StreamEnv:
             VEIL_PSEUDONYM_KEY=TEST_KEY,
             VEIL_DATA_DIR=str(self.tmp / "veil-data"),
             VEIL_COMMIT_INTERVAL="0.5",
+            VEIL_SESSION_TIMEOUT="10",  # quick failover after the SIGKILL tests
             TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="",
         )
         env.update(self.extra_env)
@@ -223,7 +224,9 @@ class StreamEnv:
     def producer(self) -> KafkaProducer:
         """A producer (acks=all) to this test's broker."""
         if self._producer is None:
-            self._producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap, acks="all")
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.broker.bootstrap, acks="all", enable_idempotence=True
+            )
         return self._producer
 
     def send_event(self, event: dict[str, Any]) -> None:
