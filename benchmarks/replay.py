@@ -45,7 +45,7 @@ from pipeline.policy import load_policy  # noqa: E402
 from pipeline.pseudonym import PseudonymKeys  # noqa: E402
 from pipeline.replay.readers import FileSource  # noqa: E402
 from pipeline.replay.runner import ReplayJob, Sinks, run  # noqa: E402
-from pipeline.replay.sinks import FileSink  # noqa: E402
+from pipeline.replay.sinks import FileSink, NullSink  # noqa: E402
 from tests.unit.replay.samples_gen import load as load_generator  # noqa: E402
 
 APACHE_LOGS = sorted((REPO.parent / "shared" / "corpus" / "logs").glob("*.log"))
@@ -89,13 +89,14 @@ def veil_runner(path: Path, workers: int, now: datetime, tmp: Path) -> Callable[
         consents={},
         keys=PseudonymKeys(base=b"benchmark-key-0123456789abcdef"),
         now=now,
+        audit=False,  # as `veil replay` without --audit
     )
 
     def once() -> object:
         sinks = Sinks(
             out=FileSink(str(tmp / "out.jsonl")),
             dlq=FileSink(str(tmp / "dlq.jsonl"), lazy=True),
-            audit=FileSink(str(tmp / "audit.jsonl")),
+            audit=NullSink(),
         )
         stats = run([FileSource(str(path))], job, sinks, workers=workers)
         if not stats.balanced or stats.dead_lettered:

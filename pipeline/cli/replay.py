@@ -197,6 +197,7 @@ def handler(args: argparse.Namespace) -> int:
             consents=consents,
             keys=_keys(),
             now=_parse_now(args.now),
+            audit=bool(args.audit),
         )
     except PolicyError as exc:
         return _fail(f"policy error: {exc}")

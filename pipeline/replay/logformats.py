@@ -73,6 +73,29 @@ def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_ACCESS_TIME = re.compile(
+    r"^(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$"
+)
+
+
+def _access_time(text: str) -> str | None:
+    # strptime is a third of the parser's cost on access logs; the layout is fixed
+    # ("17/May/2015:10:05:03 +0000"), so read it directly.
+    m = _ACCESS_TIME.match(text)
+    if m is None or m[2] not in _MONTHS:
+        return None
+    day, _, year, hour, minute, second, sign, oh, om = m.groups()
+    try:
+        # The wall-clock time labelled UTC, then shifted by the line's own offset.
+        wall = (int(year), _MONTHS[m[2]], int(day), int(hour), int(minute), int(second))
+        local = datetime(*wall, tzinfo=UTC)
+    except ValueError:
+        return None
+    offset = timedelta(hours=int(oh), minutes=int(om))
+    utc = local - offset if sign == "+" else local + offset
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _dash(value: str | None) -> str | None:
     return None if value in (None, "", "-") else value
 
@@ -96,10 +119,7 @@ def parse_access(line: str) -> tuple[str | None, dict[str, Any]] | None:
     m = _ACCESS.match(line)
     if m is None:
         return None
-    try:
-        occurred: str | None = _iso(datetime.strptime(m["time"], "%d/%b/%Y:%H:%M:%S %z"))
-    except ValueError:
-        occurred = None
+    occurred = _access_time(m["time"])
     http: dict[str, Any] = {}
     payload: dict[str, Any] = {}
     request = _unescape(m["request"]) or ""

@@ -21,7 +21,7 @@ from typing import Any
 from pipeline.consent import Consent
 from pipeline.deadletter import DeadLetter
 from pipeline.errors import Reason, RecordError
-from pipeline.events import parse_event, validate_envelope
+from pipeline.events import MAX_STRING_CHARS, parse_event
 from pipeline.minimizer import MinimizeContext, minimize
 from pipeline.policy import Policy
 from pipeline.pseudonym import PseudonymKeys
@@ -47,6 +47,7 @@ class ReplayJob:
         consents: consent snapshot by ``user_id``; a user not in it has granted nothing.
         keys: pseudonymization keys (per purpose).
         now: the reference time for retention (``--now``), timezone-aware.
+        audit: whether to serialize audit entries (skipped when no audit sink is wanted).
     """
 
     policy: Policy
@@ -54,6 +55,7 @@ class ReplayJob:
     consents: Mapping[str, Consent]
     keys: PseudonymKeys
     now: datetime
+    audit: bool = True
 
     def context(self) -> MinimizeContext:
         """The minimizer context for this job (no media resolver: replay has no store)."""
@@ -87,9 +89,13 @@ def _decode(rec: RawRecord, job: ReplayJob) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         msg = f"not valid UTF-8 at byte {exc.start}"
         raise RecordError(Reason.INVALID_UTF8, msg) from exc
-    event = line_to_event(text, LineOrigin(rec.file, rec.line), now=job.now)
-    validate_envelope(event)  # the same limits as a JSON event (a huge or odd line)
-    return event
+    if len(text) > MAX_STRING_CHARS:
+        msg = f"a string is over {MAX_STRING_CHARS} characters"
+        raise RecordError(Reason.TOO_LARGE, msg)
+    # No validate_envelope() here: the event is built by line_to_event (envelope fields of the
+    # right types, depth 4, strings no longer than the line, no surrogates after a strict
+    # UTF-8 decode), so the one limit a line can break is the string size checked above.
+    return line_to_event(text, LineOrigin(rec.file, rec.line), now=job.now)
 
 
 def _consent_for(event: Mapping[str, Any], job: ReplayJob) -> Consent:
@@ -136,7 +142,8 @@ def _one(rec: RawRecord, job: ReplayJob, ctx: MinimizeContext, result: ChunkResu
         stats.dead[Reason.INTERNAL_ERROR] += 1
         return
     audit = minimized.audit
-    result.audits.append(_dumps(audit.to_dict()))
+    if job.audit:
+        result.audits.append(_dumps(audit.to_dict()))
     if minimized.event is None:
         stats.dropped[_drop_cause(audit.withheld)] += 1
         return

@@ -155,3 +155,21 @@ def test_event_id_is_stable_and_hides_the_path() -> None:
     assert a.event_id() != LineOrigin("/home/jo.smith/logs/a.log", 4).event_id()
     assert a.event_id() != LineOrigin("/home/jo.smith/logs/b.log", 3).event_id()
     assert "jo.smith" not in a.event_id()
+
+
+@pytest.mark.parametrize(
+    ("stamp", "iso"),
+    [
+        ("17/May/2015:10:05:03 +0000", "2015-05-17T10:05:03Z"),
+        ("01/Jan/2016:00:30:00 +0100", "2015-12-31T23:30:00Z"),
+        ("31/Dec/2015:23:30:00 -0530", "2016-01-01T05:00:00Z"),
+        ("31/Feb/2015:10:05:03 +0000", None),
+        ("17/Mai/2015:10:05:03 +0000", None),
+        ("17/May/2015:10:05:03", None),
+    ],
+)
+def test_access_time_to_utc(stamp: str, iso: str | None) -> None:
+    line = f'1.2.3.4 - - [{stamp}] "GET / HTTP/1.1" 200 1'
+    parsed = parse_access(line)
+    assert parsed is not None
+    assert parsed[0] == iso

@@ -208,3 +208,12 @@ def test_workers_keep_input_order_and_output(policy: Policy, tmp_path: Path) -> 
     assert two.stats.to_dict() | {"seconds": 0, "records_per_s": 0, "workers": 0} == (
         one.stats.to_dict() | {"seconds": 0, "records_per_s": 0, "workers": 0}
     )
+
+
+def test_huge_text_line_is_dead_lettered_too_large(policy: Policy, tmp_path: Path) -> None:
+    src = write_lines(tmp_path / "a.log", ["short line", "z" * 300_000, "another"])
+    r = replay_files([src], policy, tmp_path)
+    (dl,) = r.dead
+    assert (dl.reason, dl.source["line"]) == (Reason.TOO_LARGE, 2)
+    assert len(r.out) == 2
+    assert r.stats.balanced
