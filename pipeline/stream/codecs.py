@@ -98,7 +98,8 @@ def parse_consent_record(
         msg = f"consent record is {len(value)} bytes; the limit is {MAX_CONSENT_BYTES}"
         raise RecordError(Reason.TOO_LARGE, msg)
     try:
-        data = json.loads(value)
+        # Decode first: json.loads(bytes) would guess UTF-16/32 from the first bytes.
+        data = json.loads(value.decode("utf-8"))
     except UnicodeDecodeError:
         raise RecordError(Reason.INVALID_UTF8, "consent record: not UTF-8") from None
     except ValueError:
