@@ -215,7 +215,19 @@ def handler(args: argparse.Namespace) -> int:
     limit = args.max_record_bytes or DEFAULT_MAX_RECORD_BYTES
     sources = open_sources(args.inputs, fmt=args.format, max_record_bytes=limit)
     progress = Progress(enabled=None if args.progress == "auto" else args.progress == "always")
-    stats = run(sources, job, sinks, workers=workers, progress=progress)
+    try:
+        stats = run(sources, job, sinks, workers=workers, progress=progress)
+    except BrokenPipeError:
+        # The reader of stdout went away (`veil replay ... --out - | head`): not an input
+        # error. Point stdout at devnull so the interpreter's final flush does not raise.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:  # disk full, output removed...: stop, say where, not what
+        print(
+            f"veil replay: cannot write output ({exc.strerror or type(exc).__name__})",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
     print(render(stats, purpose=args.purpose, dlq=dlq_path), file=sys.stderr)
     if args.summary_json:

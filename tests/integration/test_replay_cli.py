@@ -325,3 +325,34 @@ def test_shared_apache_logs_one_record_per_line_nothing_identifying(tmp_path: Pa
         if re.search(re.escape(a) + r"(?![\d/:a-fA-F])", out_text)
     ]
     assert found == []
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_closed_stdout_pipe_is_a_quiet_exit(tmp_path: Path, workers: str) -> None:
+    env = {**os.environ, "VEIL_PSEUDONYM_KEY": KEY, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+    proc = subprocess.Popen(
+        [
+            VEIL,
+            "replay",
+            str(SAMPLES / "events.jsonl"),
+            str(SAMPLES / "access.log"),
+            "--purpose",
+            "analytics",
+            "--now",
+            SAMPLE_NOW,
+            "--out",
+            "-",
+            "--workers",
+            workers,
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100)  # like `| head -c 100`
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err
