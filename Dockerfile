@@ -1,0 +1,25 @@
+# Veil's image: the `veil` CLI (worker, topics, sidecar, replay) on Python 3.11, every Python
+# package pinned by requirements.lock. The Kafka broker is a separate image (see
+# docker-compose.yml). Not built here: no Docker engine runs on the development machine.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS=""
+
+WORKDIR /app
+COPY requirements.lock ./
+RUN pip install --no-deps -r requirements.lock
+COPY pyproject.toml README.md ./
+COPY pipeline ./pipeline
+COPY detectors ./detectors
+COPY config ./config
+RUN pip install --no-deps --no-build-isolation . \
+    && useradd --system --uid 10001 --home-dir /var/lib/veil --create-home veil
+USER veil
+ENV VEIL_DATA_DIR=/var/lib/veil \
+    VEIL_POLICY=/app/config/policy.yaml
+EXPOSE 6066 8787
+ENTRYPOINT []
+CMD ["veil", "--help"]
