@@ -14,9 +14,12 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, PolicyError, Reason
+
+if TYPE_CHECKING:
+    from pipeline.pseudonym import PseudonymKeys
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +143,7 @@ def _parse_now(value: str | None) -> datetime:
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
-def _keys() -> Any:
+def _keys() -> PseudonymKeys:
     from pipeline.pseudonym import KEY_ENV, KEY_FILE_ENV, PseudonymKeys
 
     if any(k == KEY_ENV or k.startswith(KEY_ENV + "_") for k in os.environ if os.environ[k]):

@@ -356,3 +356,15 @@ def test_closed_stdout_pipe_is_a_quiet_exit(tmp_path: Path, workers: str) -> Non
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0, err
     assert "Traceback" not in err
+
+
+def test_bad_pseudonym_key_is_a_config_error(tmp_path: Path) -> None:
+    proc = veil(
+        [SAMPLES / "access.log", "--purpose", "analytics", "--out", "out.jsonl"],
+        cwd=tmp_path,
+        env={"VEIL_PSEUDONYM_KEY": "short"},
+    )
+    assert proc.returncode == 2
+    assert "configuration error" in proc.stderr.decode()
+    assert "short" not in proc.stderr.decode().replace("shorter", "")
+    assert not (tmp_path / "out.jsonl").exists()
