@@ -124,32 +124,32 @@ def _one(rec: RawRecord, job: ReplayJob, ctx: MinimizeContext, result: ChunkResu
             purpose=job.purpose,
             context=ctx,
         )
+        # Serialized inside the try: a value that cannot be written is a dead letter too.
+        audit_line = _dumps(minimized.audit.to_dict()) if job.audit else None
+        out_line = None if minimized.event is None else _dumps(minimized.event)
     except RecordError as exc:
-        msg = f"line {rec.line}: {exc}"
-        result.dead.append(DeadLetter(exc.reason, msg, rec.source(), rec.raw))
-        stats.dead[str(exc.reason)] += 1
-        return
+        reason, msg = exc.reason, f"line {rec.line}: {exc}"
     except RecursionError:
-        msg = f"line {rec.line}: nested too deeply"
-        result.dead.append(DeadLetter(Reason.TOO_DEEP, msg, rec.source(), rec.raw))
-        stats.dead[Reason.TOO_DEEP] += 1
-        return
+        reason, msg = Reason.TOO_DEEP, f"line {rec.line}: nested too deeply"
     except Exception as exc:  # fail closed: one bad record never stops the run
         # Only the type name: a third-party message may quote the value.
-        msg = f"line {rec.line}: internal error ({type(exc).__name__})"
+        reason, msg = (
+            Reason.INTERNAL_ERROR,
+            f"line {rec.line}: internal error ({type(exc).__name__})",
+        )
         log.warning("replay: %s in %s", msg, rec.file)
-        result.dead.append(DeadLetter(Reason.INTERNAL_ERROR, msg, rec.source(), rec.raw))
-        stats.dead[Reason.INTERNAL_ERROR] += 1
+    else:
+        if audit_line is not None:
+            result.audits.append(audit_line)
+        if out_line is None:
+            stats.dropped[_drop_cause(minimized.audit.withheld)] += 1
+        else:
+            result.outputs.append(out_line)
+            stats.out += 1
+            stats.entities.update(minimized.audit.entity_counts())
         return
-    audit = minimized.audit
-    if job.audit:
-        result.audits.append(_dumps(audit.to_dict()))
-    if minimized.event is None:
-        stats.dropped[_drop_cause(audit.withheld)] += 1
-        return
-    result.outputs.append(_dumps(minimized.event))
-    stats.out += 1
-    stats.entities.update(audit.entity_counts())
+    result.dead.append(DeadLetter(reason, msg, rec.source(), rec.raw))
+    stats.dead[str(reason)] += 1
 
 
 def process_chunk(items: Sequence[Item], job: ReplayJob) -> ChunkResult:

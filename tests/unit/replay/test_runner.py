@@ -217,3 +217,26 @@ def test_huge_text_line_is_dead_lettered_too_large(policy: Policy, tmp_path: Pat
     assert (dl.reason, dl.source["line"]) == (Reason.TOO_LARGE, 2)
     assert len(r.out) == 2
     assert r.stats.balanced
+
+
+def test_unexpected_error_dead_letters_the_record_without_its_message(
+    policy: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.replay.runner as runner
+
+    real = runner.minimize
+
+    def flaky(event: dict[str, object], **kw: object) -> object:
+        if event["event_id"] == "e-2":
+            raise ValueError(f"cannot handle {EMAIL}")  # a message quoting a value
+        return real(event, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "minimize", flaky)
+    lines = [json.dumps(event(n, message="hi")) for n in (1, 2, 3)]
+    r = replay_files([write_lines(tmp_path / "in.jsonl", lines)], policy, tmp_path)
+    assert len(r.out) == 2
+    (dl,) = r.dead
+    assert (dl.reason, dl.source["line"]) == (Reason.INTERNAL_ERROR, 2)
+    assert EMAIL not in dl.message
+    assert "ValueError" in dl.message
+    assert r.stats.balanced
