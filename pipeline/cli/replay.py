@@ -180,6 +180,8 @@ def handler(args: argparse.Namespace) -> int:
         return _fail("no INPUT given (use - for stdin)")
     if not args.purpose:
         return _fail("--purpose is required (or set VEIL_REPLAY_PURPOSE)")
+    if any(str(p).startswith("kafka://") for p in (*args.inputs, args.out)):
+        return _kafka_replay(args)  # kafka://TOPIC source and sink (issue 5)
     if args.workers < 0 or (args.max_record_bytes is not None and args.max_record_bytes < 1):
         return _fail("--workers must be >= 0 and --max-record-bytes >= 1")
     dlq_path = args.dlq or _default_dlq(args.out)
@@ -238,3 +240,45 @@ def handler(args: argparse.Namespace) -> int:
     if stats.dead[Reason.UNREADABLE_INPUT] or (args.strict and stats.dead_lettered):
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _kafka_replay(args: argparse.Namespace) -> int:
+    """``veil replay kafka://RAW --out kafka://NEW --purpose P``: re-minimize a topic."""
+    from pipeline.policy import load_policy
+    from pipeline.replay.consent_snapshot import load_consent_snapshot
+    from pipeline.settings import load_settings
+    from pipeline.stream.kafka_replay import read_consent_topic, replay_topic, topic_of
+
+    try:
+        if len(args.inputs) != 1:
+            return _fail("a Kafka replay reads exactly one kafka://TOPIC")
+        source, sink = topic_of(args.inputs[0]), topic_of(str(args.out))
+        if source is None or sink is None:
+            return _fail("a Kafka replay needs kafka://TOPIC as both INPUT and --out")
+        settings = load_settings(policy=args.policy)
+        policy = load_policy(settings.policy)
+        if args.consent:  # a snapshot file, or the live consent topic by default
+            consents = dict(load_consent_snapshot(args.consent))
+        else:
+            consent_topic = settings.topic(settings.topic_consent)
+            consents = read_consent_topic(settings, consent_topic, policy.consent_keys)
+        stats = replay_topic(
+            settings,
+            policy,
+            _keys(),
+            source=source,
+            sink=sink,
+            purpose=args.purpose,
+            consents=consents,
+            now=_parse_now(args.now),
+        )
+    except PolicyError as exc:
+        return _fail(f"policy error: {exc}")
+    except ConfigError as exc:
+        return _fail(f"configuration error: {exc}")
+    print(
+        f"veil replay: {stats.read} read, {stats.written} written to {sink}, "
+        f"{stats.withheld} withheld, {stats.dead_lettered} dead-lettered",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED if stats.dead_lettered and args.strict else EXIT_OK
