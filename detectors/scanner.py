@@ -11,7 +11,7 @@ Contract (other modules depend on it):
 * ``scan(text, entities=...)`` restricts the entity types; each subset compiles its own
   matcher once (cached), so a subset is cheaper than filtering a full scan.
 
-Matcher choice, measured by ``veil bench detectors`` on the same 20,000-event fixed-seed corpus
+Matcher choice, measured by ``veil bench detectors`` on the same 3,000-event fixed-seed corpus
 and one core (numbers in the README): Hyperscan is the fastest of Hyperscan, RE2 and one
 combined ``re`` and also the only one that reports overlapping candidates across classes, so it
 is the default; the combined ``re`` is the fallback where the hyperscan wheel is missing.
