@@ -46,7 +46,6 @@ class FileSink(Sink):
     def __init__(self, path: str, *, lazy: bool = False) -> None:
         self.name = path
         self._fh: TextIO | None = None
-        self.count = 0
         if not lazy:
             self._open()
         elif path != STDOUT:
@@ -65,7 +64,6 @@ class FileSink(Sink):
 
     def write(self, line: str) -> None:
         self._open().write(line + "\n")
-        self.count += 1
 
     def close(self) -> None:
         if self._fh is None:
