@@ -30,8 +30,11 @@ def test_apache_logs_match_golden(
 ) -> None:
     # Relative input names: event ids of text lines derive from the name as given.
     monkeypatch.chdir(tmp_path)
+    logs = sorted((CORPUS / "logs").glob("*.log"))
+    if not logs:
+        pytest.skip(f"shared corpus not found under {CORPUS} (a checkout outside /work?)")
     inputs = []
-    for log in sorted((CORPUS / "logs").glob("*.log")):
+    for log in logs:
         head = log.read_bytes().splitlines(keepends=True)[:LINES_PER_LOG]
         Path(log.name).write_bytes(b"".join(head))
         inputs.append(Path(log.name))
