@@ -18,6 +18,7 @@ from pipeline.policy.models import Action
 MAX_NESTING = 4  # URLs inside URL parameters inside URLs...: deeper is redacted whole
 _DECODE_ROUNDS = 3  # double- and triple-encoded values are decoded too
 _ENCODED = "_PERCENT_ENCODED"  # internal marker: a token rewritten by the URL pass
+_URL_STRUCTURE = re.compile(r"[/?#=%@:&;]")  # anything beyond a bare host name
 _ENCODED_TOKEN = re.compile(r"[^\s\"'<>]*%[0-9A-Fa-f]{2}[^\s\"'<>]*")
 
 
@@ -103,6 +104,11 @@ def _with_encoded_tokens(text: str, items: list[Finding], st: RecordState) -> li
 def _entity(value: str, entity_type: str, path: str, st: RecordState, depth: int) -> str:
     action = st.entity_action(entity_type)
     if entity_type == "URL" and action is Action.KEEP:
+        if not _URL_STRUCTURE.search(value):
+            # A bare host name ("www.example.edu", often a path segment) has no parts that
+            # could hold PII; taking it apart again would only find itself, level after level.
+            st.audit.entity(path, entity_type, action)
+            return value
         if depth >= MAX_NESTING:  # too deeply nested to take apart: fail closed
             st.audit.entity(path, entity_type, Action.REDACT)
             return "<URL>"

@@ -117,6 +117,21 @@ def test_p5_urls_keep_parsing_after_pii_removal(run: Run) -> None:
     urlsplit(out["payload"]["referrer"])
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/blog/geekery/www.csh.rit.edu/~robertp",  # a host name as a path segment (corpus line)
+        "https://example.org/go/www.example.net",
+        "www.example.net",
+    ],
+)
+def test_p5_host_names_in_paths_are_left_as_written(run: Run, url: str) -> None:
+    """A bare host name is not taken apart again and again (it once came out triple-encoded)."""
+    out = run(log_event({"url": url})).event
+    assert out is not None
+    assert out["payload"]["url"] == url
+
+
 def test_p4_ip_host_in_url_is_generalized(run: Run) -> None:
     out = run(log_event({"url": "http://user:pw@198.51.100.7:8080/x"})).event
     assert out is not None
