@@ -52,7 +52,7 @@ def strip_jpeg(data: bytes, policy: MediaPolicy, removals: Removals, label: str)
     if n < 4 or data[:2] != b"\xff\xd8":
         msg = f"{label}: not a JPEG (no SOI)"
         raise CorruptMedia(msg)
-    out: list[bytes] = [b"\xff\xd8"]
+    out: list[bytes | memoryview] = [b"\xff\xd8"]
     pos = 2
     seen_sof = seen_scan = False
     exif_done = False
@@ -96,7 +96,9 @@ def strip_jpeg(data: bytes, policy: MediaPolicy, removals: Removals, label: str)
                 raise CorruptMedia(msg)
             seen_scan = True
             scan_end, at_eoi = _scan_end(data, end, label)
-            out.append(data[pos:scan_end])
+            # A view: the entropy-coded data (nearly the whole file) is copied once, by
+            # the final join, not sliced out first.
+            out.append(memoryview(data)[pos:scan_end])
             if at_eoi:
                 out.append(b"\xff\xd9")
                 if scan_end + 2 < n:

@@ -24,6 +24,7 @@ CATEGORIES: tuple[str, ...] = (
     "dates",
     "other",
 )
+_CATEGORY_SET = frozenset(CATEGORIES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ class Removals:
 
     def add(self, category: str, name: str) -> None:
         """Record that tag ``name`` of ``category`` was removed."""
-        if category not in CATEGORIES:
+        if category not in _CATEGORY_SET:
             category = "other"
         self._by_cat.setdefault(category, set()).add(name)
 
