@@ -1,15 +1,28 @@
 """End-to-end streaming benchmark through the real broker.
 
-Measures log events per second from the raw topic to the ``analytics`` purpose topic with 1
-and 2 ``veil worker`` processes, and p50/p99 latency from produce (the record's CreateTime)
-to arrival on the purpose topic, side by side with a pass-through Faust agent (raw topic ->
-one output topic, no parsing) on the same broker in the same run. The producer floods the
-input as fast as it can, so latency is that of a saturated pipeline (queueing included).
+Log events per second from the raw topic to the ``analytics`` purpose topic with 1 and 2
+``veil worker`` processes, and produce-to-arrival latency, side by side with a pass-through
+Faust agent (raw topic -> one output topic, bytes copied, no parsing) on the same broker, with
+the same Faust/producer settings, in the same run.
 
-    .venv/bin/python -m benchmarks.stream [--events 2000] [--pass-events 20000] [--rounds 3]
+    .venv/bin/python -m benchmarks.stream [--events 3000] [--pass-events 20000] [--rounds 3]
 
-Needs the broker (``scripts/kafka start``, or ``VEIL_KAFKA_BOOTSTRAP``). Fixed seed; every
-round uses fresh topics and a fresh consumer group; the median of the rounds is printed.
+How it measures, so that the measuring client does not dominate:
+
+- The output topic is switched to ``LogAppendTime``: each record carries the broker's
+  clock at arrival, and the benchmark reads them back *after* a phase instead of consuming
+  while the workers run (it only polls end offsets, a few requests per second).
+- Workers start first; once every worker owns partitions and a warm-up burst has gone
+  through, each round floods ``--events`` records with a batching producer and waits for
+  them on the output topic. **Throughput** = (records - 1) / (last arrival - first arrival)
+  on the output topic: the pipeline's drain rate, not the producer's.
+- **Latency** is measured separately at a steady rate below saturation (30 % of the round's
+  throughput, ~3 s): each event's send time in this process to its output record's
+  LogAppendTime (same machine, same clock), matched by event id (the analytics pseudonym of
+  it for Veil, computed with the benchmark key). p50/p99 per round.
+
+Needs the broker (``scripts/kafka start``, or ``VEIL_KAFKA_BOOTSTRAP``). Fixed seed; fresh
+topics and consumer group per pipeline and worker count; medians over the rounds.
 """
 
 from __future__ import annotations
@@ -26,10 +39,13 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -37,10 +53,16 @@ REPO = Path(__file__).resolve().parents[1]
 SEED = 20261130
 BOOTSTRAP = os.environ.get("VEIL_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 KEY = "benchmark-key-0123456789abcdef0123"
+PARTITIONS = 4
+LATENCY_LOAD = 0.3  # latency phase rate, as a fraction of the round's throughput
+LATENCY_SECONDS = 3.0
 
 
-def make_events(n: int, seed: int = SEED) -> list[tuple[bytes, bytes]]:
-    """``n`` log events (key, value) from a fixed seed; about a third carry PII in text."""
+def make_events(n: int, tag: str, seed: int = SEED) -> list[tuple[bytes, bytes]]:
+    """``n`` log events (key, value) from a fixed seed; about a third carry PII in text.
+
+    ``tag`` makes event ids unique per phase (latency matches outputs by event id).
+    """
     rng = random.Random(seed)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     out = []
@@ -56,7 +78,7 @@ def make_events(n: int, seed: int = SEED) -> list[tuple[bytes, bytes]]:
         if i % 3 == 0:
             payload["message"] = f"password reset for user{rng.randrange(9999)}@example.com"
         event = {
-            "event_id": f"b-{i:07d}",
+            "event_id": f"b-{tag}-{i:07d}",
             "kind": "log",
             "user_id": user,
             "occurred_at": now,
@@ -68,33 +90,20 @@ def make_events(n: int, seed: int = SEED) -> list[tuple[bytes, bytes]]:
 
 @dataclass(frozen=True)
 class Result:
-    """One round: events/s and produce-to-arrival latency percentiles (ms)."""
+    """One round: events/s (drain rate) and steady-rate latency percentiles (ms)."""
 
     rate: float
     p50_ms: float
     p99_ms: float
 
 
-def _admin_create(topics: dict[str, int]) -> None:
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    try:
-        admin.create_topics(
-            {t: {"num_partitions": n, "replication_factor": 1} for t, n in topics.items()},
-            wait_for_metadata=True,
-        )
-    finally:
-        admin.close()
-
-
-def _health_ok(port: int) -> bool:
+def _health(port: int) -> dict[str, Any] | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
             body = json.loads(r.read())
-            return bool(body.get("status") == "ok" and body.get("assigned_partitions", 0) > 0)
+            return body if isinstance(body, dict) else None
     except (OSError, ValueError):
-        return False
+        return None
 
 
 def _free_port() -> int:
@@ -105,109 +114,206 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(cmd: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
-    deadline = time.monotonic() + 120
-    while not _health_ok(port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            sys.exit(f"worker did not start; see {log}")
-        time.sleep(0.5)
-    return proc
+class Bench:
+    """One pipeline (Veil or pass-through) with ``workers`` processes on fresh topics."""
 
-
-def run_round(kind: str, workers: int, events: list[tuple[bytes, bytes]], tmp: Path) -> Result:
-    """One round: fresh topics and group, ``workers`` processes, flood, measure, stop."""
-    tag = uuid.uuid4().hex[:8]
-    prefix = f"bench{tag}."
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VEIL_")}
-    env.update(
-        VEIL_KAFKA_BOOTSTRAP=BOOTSTRAP,
-        VEIL_APP_ID=f"bench-{tag}",
-        VEIL_TOPIC_PREFIX=prefix,
-        VEIL_PSEUDONYM_KEY=KEY,
-        VEIL_DATA_DIR=str(tmp / "data"),
-        TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="",
-        VEIL_STREAM_BUFFER_MAXSIZE="8192",
-    )
-    if kind == "veil":
-        subprocess.run(
-            [str(REPO / ".venv/bin/veil"), "topics", "create"],
-            env=env,
-            check=True,
-            capture_output=True,
+    def __init__(self, kind: str, workers: int, tmp: Path) -> None:
+        self.kind, self.workers, self.tmp = kind, workers, tmp
+        tag = uuid.uuid4().hex[:8]
+        self.tag = tag
+        prefix = f"bench{tag}."
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VEIL_")}
+        env.update(
+            VEIL_KAFKA_BOOTSTRAP=BOOTSTRAP,
+            VEIL_APP_ID=f"bench-{tag}",
+            VEIL_TOPIC_PREFIX=prefix,
+            VEIL_PSEUDONYM_KEY=KEY,
+            VEIL_DATA_DIR=str(tmp / "data"),
+            TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="",
         )
-        src, dst = f"{prefix}raw.log", f"{prefix}veil.analytics"
-    else:
-        src, dst = f"{prefix}in", f"{prefix}out"
-        _admin_create({src: 4, dst: 4})
-    procs = []
-    for i in range(workers):
-        port = _free_port()
-        wenv = {**env, "VEIL_WEB_PORT": str(port)}
+        self.env = env
+        admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        try:
+            if kind == "veil":
+                subprocess.run(
+                    [str(REPO / ".venv/bin/veil"), "topics", "create"],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+                self.src, self.dst = f"{prefix}raw.log", f"{prefix}veil.analytics"
+            else:
+                self.src, self.dst = f"{prefix}in", f"{prefix}out"
+                admin.create_topics(
+                    {
+                        t: {"num_partitions": PARTITIONS, "replication_factor": 1}
+                        for t in (self.src, self.dst)
+                    },
+                )
+            # Arrival time = the broker's append time, read back after the phase.
+            admin.alter_configs(
+                [
+                    ConfigResource(
+                        ConfigResourceType.TOPIC,
+                        self.dst,
+                        configs={"message.timestamp.type": "LogAppendTime"},
+                    )
+                ]
+            )
+        finally:
+            admin.close()
+        self.reader = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+        self.tps = [TopicPartition(self.dst, p) for p in range(PARTITIONS)]
+        self.flood = KafkaProducer(
+            bootstrap_servers=BOOTSTRAP, linger_ms=20, batch_size=512 * 1024, acks=1
+        )
+        self.paced = KafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=0, acks=1)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.ports: list[int] = []
         if kind == "veil":
-            cmd = [str(REPO / ".venv/bin/veil"), "worker"]
+            from pipeline.pseudonym import PseudonymKeys
+
+            keys = PseudonymKeys(base=KEY.encode())
+            self.out_id: Callable[[str], str] = lambda eid: keys.pseudonym(eid, "analytics")
         else:
-            cmd = [sys.executable, "-m", "benchmarks.stream", "_passthrough", src, dst, str(port)]
-        procs.append(_start(cmd, wenv, port, tmp / f"{kind}-{tag}-{i}.log"))
-    # With two workers, wait until both own partitions (the group has settled).
-    time.sleep(2.0 if workers > 1 else 0.5)
-    try:
-        return _measure_with_latency(events, src, dst)
-    finally:
-        for p in procs:
+            self.out_id = lambda eid: eid
+
+    def start(self) -> None:
+        """Start the workers; return once each owns partitions and the group has settled."""
+        for i in range(self.workers):
+            port = _free_port()
+            wenv = {**self.env, "VEIL_WEB_PORT": str(port)}
+            if self.kind == "veil":
+                cmd = [str(REPO / ".venv/bin/veil"), "worker"]
+            else:
+                cmd = [sys.executable, "-m", "benchmarks.stream", "_passthrough"]
+                cmd += [self.src, self.dst, str(port)]
+            log = self.tmp / f"{self.kind}-{self.tag}-{i}.log"
+            if os.environ.get("BENCH_PROFILE"):  # cProfile each worker (written on SIGTERM)
+                prof = str(self.tmp / f"{self.kind}-{self.tag}-{i}.prof")
+                head = cmd[:1] if self.kind == "veil" else []  # the veil script, or -m ...
+                cmd = [sys.executable, "-m", "cProfile", "-o", prof, *head, *cmd[1:]]
+            with log.open("wb") as out:
+                self.procs.append(
+                    subprocess.Popen(cmd, env=wenv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+                )
+            self.ports.append(port)
+        deadline = time.monotonic() + 180
+        while True:
+            states = [_health(p) for p in self.ports]
+            if all(s and s.get("status") == "ok" and s.get("assigned_partitions") for s in states):
+                break
+            if any(p.poll() is not None for p in self.procs) or time.monotonic() > deadline:
+                self.stop()
+                sys.exit(f"{self.kind} worker did not start; logs in {self.tmp}")
+            time.sleep(0.5)
+        time.sleep(3.0 if self.workers > 1 else 0.5)  # let the group's rebalance finish
+
+    def stop(self) -> None:
+        for p in self.procs:
             p.send_signal(signal.SIGTERM)
-        for p in procs:
+        for p in self.procs:
             try:
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.kill()
+        self.reader.close()
+        self.flood.close()
+        self.paced.close()
+
+    def _ends(self) -> dict[TopicPartition, int]:
+        return dict(self.reader.end_offsets(self.tps))
+
+    def _wait_for(self, start: dict[TopicPartition, int], n: int) -> None:
+        deadline = time.monotonic() + 900
+        while sum(self._ends().values()) - sum(start.values()) < n:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                sys.exit(f"{self.kind}: records missing on {self.dst}; logs in {self.tmp}")
+            time.sleep(0.2)
+
+    def _read(self, start: dict[TopicPartition, int]) -> list[tuple[int, bytes]]:
+        """(LogAppendTime ms, value) of every record after ``start`` up to the end now."""
+        ends = self._ends()
+        self.reader.assign(self.tps)
+        for tp in self.tps:
+            self.reader.seek(tp, start[tp])
+        out: list[tuple[int, bytes]] = []
+        want = sum(ends.values()) - sum(start.values())
+        while len(out) < want:
+            for recs in self.reader.poll(timeout_ms=500).values():
+                for r in recs:
+                    if r.offset < ends[TopicPartition(r.topic, r.partition)]:
+                        if r.timestamp_type != 1:
+                            sys.exit(f"{self.dst} is not LogAppendTime")
+                        out.append((r.timestamp, r.value))
+        return out
+
+    def burst(self, events: list[tuple[bytes, bytes]]) -> float:
+        """Flood ``events``; the output topic's drain rate (records/s)."""
+        start = self._ends()
+        for key, value in events:
+            self.flood.send(self.src, key=key, value=value)
+        self.flood.flush()
+        self._wait_for(start, len(events))
+        stamps = sorted(ts for ts, _ in self._read(start))
+        return (len(stamps) - 1) / max(0.001, (stamps[-1] - stamps[0]) / 1000)
+
+    def latency(self, events: list[tuple[bytes, bytes]], rate: float) -> tuple[float, float]:
+        """Send ``events`` at ``rate``/s; p50, p99 of send -> arrival (ms)."""
+        start = self._ends()
+        sent: dict[str, float] = {}
+        t0 = time.time()
+        for i, (key, value) in enumerate(events):
+            delay = t0 + i / rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            sent[self.out_id(json.loads(value)["event_id"])] = time.time()
+            self.paced.send(self.src, key=key, value=value)
+        self.paced.flush()
+        self._wait_for(start, len(events))
+        lat = sorted(ts / 1000 - sent[json.loads(v)["event_id"]] for ts, v in self._read(start))
+        return 1000 * lat[len(lat) // 2], 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))]
 
 
-def _measure_with_latency(events: list[tuple[bytes, bytes]], src: str, dst: str) -> Result:
-    """Flood ``src``; latency per record = arrival on ``dst`` - its input's CreateTime.
-
-    Outputs are matched to inputs by order within the run: the input CreateTime of the
-    i-th arrival is taken as the i-th input's (both streams are one run, in send order per
-    partition); p50/p99 over all records.
-    """
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
-    tps = [TopicPartition(dst, p) for p in consumer.partitions_for_topic(dst) or set()]
-    consumer.assign(tps)
-    consumer.seek_to_end(*tps)
-    for tp in tps:
-        consumer.position(tp)
-    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5, acks=1)
-    sent_at: list[float] = []
-    start = time.time()
-    for key, value in events:
-        sent_at.append(time.time())
-        producer.send(src, key=key, value=value)
-    producer.flush()
-    arrivals: list[float] = []
-    deadline = time.monotonic() + 900
-    while len(arrivals) < len(events) and time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=100).values():
-            now = time.time()
-            arrivals.extend(now for _ in batch)
-    consumer.close()
-    producer.close()
-    if len(arrivals) < len(events):
-        sys.exit(f"only {len(arrivals)} of {len(events)} records arrived on {dst}")
-    arrivals.sort()
-    lat = sorted(a - s for a, s in zip(arrivals, sent_at, strict=True))
+def measure(kind: str, workers: int, n: int, rounds: int, tmp: Path) -> Result:
+    """Start the pipeline, warm up, run ``rounds`` (burst + latency); medians."""
+    bench = Bench(kind, workers, tmp)
+    try:
+        bench.start()
+        bench.burst(make_events(max(200, n // 5), f"{bench.tag}w"))  # warm-up, not counted
+        results = []
+        for r in range(rounds):
+            rate = bench.burst(make_events(n, f"{bench.tag}t{r}"))
+            paced_rate = max(10.0, LATENCY_LOAD * rate)
+            count = max(20, min(2000, int(paced_rate * LATENCY_SECONDS)))
+            p50, p99 = bench.latency(make_events(count, f"{bench.tag}l{r}"), paced_rate)
+            results.append(Result(rate, p50, p99))
+            print(
+                f"  {kind} x{workers} round {r + 1}: {rate:.0f} ev/s; latency at "
+                f"{paced_rate:.0f} ev/s: p50 {p50:.0f} ms, p99 {p99:.0f} ms",
+                flush=True,
+            )
+    finally:
+        bench.stop()
     return Result(
-        rate=len(events) / (arrivals[-1] - start),
-        p50_ms=1000 * lat[len(lat) // 2],
-        p99_ms=1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        statistics.median(x.rate for x in results),
+        statistics.median(x.p50_ms for x in results),
+        statistics.median(x.p99_ms for x in results),
     )
 
 
 def passthrough(src: str, dst: str, port: int) -> None:
-    """The anchor: a Faust agent that copies raw bytes from ``src`` to ``dst``."""
+    """The anchor: a Faust agent that copies raw bytes from ``src`` to ``dst``.
+
+    Same Faust and producer settings as the Veil worker (``faust_options``), so the
+    difference measured is Veil's own work.
+    """
     import faust
 
+    from pipeline.settings import load_settings
+    from pipeline.stream.app import faust_options
+
+    settings = load_settings()
     app = faust.App(
         os.environ["VEIL_APP_ID"] + "-pass",
         broker=f"kafka://{BOOTSTRAP}",
@@ -215,10 +321,7 @@ def passthrough(src: str, dst: str, port: int) -> None:
         autodiscover=False,
         web_port=port,
         web_host="127.0.0.1",
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        broker_commit_interval=1.0,
-        stream_buffer_maxsize=8192,
+        **faust_options(settings),
     )
     src_t = app.topic(
         src, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
@@ -241,36 +344,34 @@ def passthrough(src: str, dst: str, port: int) -> None:
     ).execute_from_commandline()
 
 
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "_passthrough":
         passthrough(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--events", type=int, default=2000, help="log events per Veil round")
+    p.add_argument("--events", type=int, default=3000, help="log events per Veil round")
     p.add_argument("--pass-events", type=int, default=20000, help="events per pass-through round")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="veil-bench-"))  # worker logs, Faust data
-    veil_events = make_events(args.events)
-    pass_events = make_events(args.pass_events)
-    # Warm-up: one short round of each, not counted (JIT-free Python, but broker and caches).
-    run_round("veil", 1, veil_events[:200], tmp)
-    run_round("passthrough", 1, pass_events[:2000], tmp)
+    print(f"start: {_load()}", flush=True)
     table: dict[tuple[str, int], Result] = {}
-    for workers in (1, 2):
-        for kind, evs in (("passthrough", pass_events), ("veil", veil_events)):
-            rounds = [run_round(kind, workers, evs, tmp) for _ in range(args.rounds)]
-            table[(kind, workers)] = Result(
-                statistics.median(r.rate for r in rounds),
-                statistics.median(r.p50_ms for r in rounds),
-                statistics.median(r.p99_ms for r in rounds),
-            )
+    for workers in args.workers:
+        for kind, n in (("passthrough", args.pass_events), ("veil", args.events)):
+            table[(kind, workers)] = measure(kind, workers, n, args.rounds, tmp)
     cores = os.cpu_count()
     print(f"stream benchmark: broker {BOOTSTRAP}, {cores} cores, median of {args.rounds} rounds")
+    print(f"end: {_load()}")
     print(f"{'pipeline':<13}{'workers':>8}{'events/s':>11}{'p50 ms':>10}{'p99 ms':>10}")
     for (kind, workers), r in table.items():
         print(f"{kind:<13}{workers:>8}{r.rate:>11.0f}{r.p50_ms:>10.0f}{r.p99_ms:>10.0f}")
-    for workers in (1, 2):
+    for workers in args.workers:
         ratio = table[("veil", workers)].rate / table[("passthrough", workers)].rate
         per_worker = table[("veil", workers)].rate / workers
         print(
