@@ -80,6 +80,25 @@ def _broker_credentials(settings: StreamSettings) -> Any:
     )
 
 
+def faust_options(settings: StreamSettings) -> dict[str, Any]:
+    """The Faust settings of the worker that are not about Veil's own topics and tables.
+
+    Shared with the benchmark's pass-through agent, so that both run the same consumer,
+    producer and commit configuration.
+    """
+    return {
+        "processing_guarantee": settings.processing_guarantee,
+        "broker_commit_interval": settings.commit_interval,
+        "broker_session_timeout": settings.session_timeout,
+        "stream_buffer_maxsize": settings.stream_buffer_maxsize,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,
+        "producer_linger": settings.producer_linger,
+        "producer_max_batch_size": settings.producer_max_batch_size,
+        "worker_redirect_stdouts": False,
+    }
+
+
 def create_app(
     settings: StreamSettings,
     policy: Policy,
@@ -113,9 +132,6 @@ def create_app(
         broker_credentials=_broker_credentials(settings),
         store="memory://",
         autodiscover=False,
-        processing_guarantee=settings.processing_guarantee,
-        broker_commit_interval=settings.commit_interval,
-        broker_session_timeout=settings.session_timeout,
         table_standby_replicas=settings.standby_replicas,
         topic_partitions=partitions,
         topic_replication_factor=settings.replication,
@@ -123,10 +139,7 @@ def create_app(
         web_host=settings.web_host,
         web_port=settings.web_port,
         datadir=str(settings.data_dir / settings.app_id),
-        stream_buffer_maxsize=settings.stream_buffer_maxsize,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        worker_redirect_stdouts=False,
+        **faust_options(settings),
     )
     # Bytes in, bytes out: parsing is ours (parse_event), so a bad record becomes a dead
     # letter with a reason instead of a Faust decode error.
@@ -289,4 +302,4 @@ def _now() -> float:
     return time.time()
 
 
-__all__ = ["TABLE_NAME", "StreamApp", "create_app"]
+__all__ = ["TABLE_NAME", "StreamApp", "create_app", "faust_options"]
