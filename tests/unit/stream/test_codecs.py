@@ -74,3 +74,22 @@ def test_table_round_trip_and_fail_closed() -> None:
     assert consent_from_table(json.loads(dumps(consent_to_table(consent)))) == consent
     for junk in (None, "x", {"granted": "location"}, {"granted": [1]}, []):
         assert consent_from_table(junk) == Consent.none()
+
+
+@pytest.mark.parametrize(
+    ("value", "same_bytes"),
+    [
+        ({"event_id": "e-1", "payload": {"m": "héllo <EMAIL_ADDRESS> ✓", "n": [1, 2.5]}}, True),
+        ({"f": 0.1, "h": 123456789.125, "i": -0.0, "t": True, "z": None}, True),
+        ({"unicode": "\u2028 sep, \x00 nul, \ud7ff, emoji \U0001f600", "q": '"\\/'}, True),
+        ([{"a": {"b": {"c": []}}}, "x", 0], True),
+        ({"big": 2**70}, True),  # beyond orjson's 64-bit integers: the standard library
+        ({1: "non-string key"}, True),  # orjson refuses it; the standard library writes "1"
+        ({"g": 1e-7, "e": 1.5e300}, False),  # exponents: 1e-7 where json writes 1e-07
+    ],
+)
+def test_dumps_writes_what_the_standard_library_reads_back(value: object, same_bytes: bool) -> None:
+    out = dumps(value)
+    want = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert json.loads(out) == json.loads(want)
+    assert (out == want) is same_bytes
