@@ -85,6 +85,8 @@ def _url_view(url: str) -> str | None:
         return None  # not rebuildable: the detailed pass decides
     if has_userinfo:
         return None  # user info is always removed: the detailed pass must run
+    if parts.scheme and not parts.netloc:
+        return None  # "a0:00:00:00:00:00" splits inside the value: the detailed pass decides
     once = unquote(parts.netloc) + " " + unquote(parts.path) + " " + unquote_plus(parts.query)
     once += " " + unquote_plus(parts.fragment)
     forms = dict.fromkeys((once, full_unquote(once)))

@@ -132,6 +132,28 @@ def test_p5_host_names_in_paths_are_left_as_written(run: Run, url: str) -> None:
     assert out["payload"]["url"] == url
 
 
+@pytest.mark.parametrize(
+    ("url", "secret", "expected"),
+    [
+        # urlsplit reads "a0" as a scheme: no part alone held the MAC (found by hypothesis)
+        ("a0:00:00:00:00:00", "a0:00:00:00:00:00", "<MAC_ADDRESS>"),
+        ("fe80::1:2", "fe80::1:2", None),  # IPv6 with a scheme-like first group
+        ("tel:+14155550123", "+14155550123", None),  # the colon is a real scheme's: path scanned
+        ("localhost:8080/status", None, "localhost:8080/status"),  # nothing across the colon
+    ],
+)
+def test_p5_pii_split_by_a_scheme_like_colon_is_removed(
+    run: Run, url: str, secret: str | None, expected: str | None
+) -> None:
+    out = run(log_event({"url": url})).event
+    assert out is not None
+    shown = out["payload"].get("url", "")
+    if secret is not None:
+        assert secret not in shown
+    if expected is not None:
+        assert shown == expected
+
+
 def test_p4_ip_host_in_url_is_generalized(run: Run) -> None:
     out = run(log_event({"url": "http://user:pw@198.51.100.7:8080/x"})).event
     assert out is not None
