@@ -97,6 +97,27 @@ class Result:
     p99_ms: float
 
 
+# Runs a worker command line (argv[2:]) under cProfile with a CPU-time clock, so that the
+# profile shows work, not waiting for a core on a loaded machine.
+_PROFILE = """
+import cProfile, runpy, sys, time
+out, argv = sys.argv[1], sys.argv[2:]
+prof = cProfile.Profile(time.process_time)
+if argv[1] == "-m":
+    sys.argv = [argv[2], *argv[3:]]
+    run = lambda: runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
+else:
+    sys.argv = argv
+    run = lambda: runpy.run_path(argv[0], run_name="__main__")
+try:
+    prof.runcall(run)
+except SystemExit:
+    pass
+finally:
+    prof.dump_stats(out)
+"""
+
+
 def _health(port: int) -> dict[str, Any] | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
@@ -189,10 +210,9 @@ class Bench:
                 cmd = [sys.executable, "-m", "benchmarks.stream", "_passthrough"]
                 cmd += [self.src, self.dst, str(port)]
             log = self.tmp / f"{self.kind}-{self.tag}-{i}.log"
-            if os.environ.get("BENCH_PROFILE"):  # cProfile each worker (written on SIGTERM)
+            if os.environ.get("BENCH_PROFILE"):  # cProfile each worker, CPU time, on exit
                 prof = str(self.tmp / f"{self.kind}-{self.tag}-{i}.prof")
-                head = cmd[:1] if self.kind == "veil" else []  # the veil script, or -m ...
-                cmd = [sys.executable, "-m", "cProfile", "-o", prof, *head, *cmd[1:]]
+                cmd = [sys.executable, "-c", _PROFILE, prof, *cmd]
             with log.open("wb") as out:
                 self.procs.append(
                     subprocess.Popen(cmd, env=wenv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
@@ -248,15 +268,51 @@ class Bench:
                         out.append((r.timestamp, r.value))
         return out
 
-    def burst(self, events: list[tuple[bytes, bytes]]) -> float:
-        """Flood ``events``; the output topic's drain rate (records/s)."""
+    def _cpu(self) -> float:
+        """CPU seconds (user + system) the workers have used so far."""
+        total = 0
+        for p in self.procs:
+            fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def _sections(self) -> dict[str, float]:
+        """The Veil workers' CPU seconds per section (``veil_stream_section_seconds``)."""
+        out: dict[str, float] = {}
+        if self.kind != "veil":
+            return out
+        for port in self.ports:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                for line in r.read().decode().splitlines():
+                    if line.startswith("veil_stream_section_seconds_total{"):
+                        name = line.split('"')[1]
+                        out[name] = out.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+        return out
+
+    def burst(self, events: list[tuple[bytes, bytes]]) -> tuple[float, str]:
+        """Flood ``events``; the output topic's drain rate (records/s) and where the CPU went."""
         start = self._ends()
+        cpu0, sec0 = self._cpu(), self._sections()
         for key, value in events:
             self.flood.send(self.src, key=key, value=value)
         self.flood.flush()
         self._wait_for(start, len(events))
+        cpu = self._cpu() - cpu0
+        sec = {k: v - sec0.get(k, 0.0) for k, v in self._sections().items()}
         stamps = sorted(ts for ts, _ in self._read(start))
-        return (len(stamps) - 1) / max(0.001, (stamps[-1] - stamps[0]) / 1000)
+        rate = (len(stamps) - 1) / max(0.001, (stamps[-1] - stamps[0]) / 1000)
+        n = len(events)
+        split = f"worker CPU {1e6 * cpu / n:.0f} us/event"
+        if sec:
+            minimize, process = sec.get("minimize", 0.0), sec.get("process", 0.0)
+            produce = sec.get("produce", 0.0)
+            rest = cpu - process - produce
+            split += (
+                f" = minimize_all {1e6 * minimize / n:.0f} + rest of processing "
+                f"{1e6 * (process - minimize) / n:.0f} + produce {1e6 * produce / n:.0f} + "
+                f"Faust/Kafka/other {1e6 * rest / n:.0f}"
+            )
+        return rate, split
 
     def latency(self, events: list[tuple[bytes, bytes]], rate: float) -> tuple[float, float]:
         """Send ``events`` at ``rate``/s; p50, p99 of send -> arrival (ms)."""
@@ -283,14 +339,14 @@ def measure(kind: str, workers: int, n: int, rounds: int, tmp: Path) -> Result:
         bench.burst(make_events(max(200, n // 5), f"{bench.tag}w"))  # warm-up, not counted
         results = []
         for r in range(rounds):
-            rate = bench.burst(make_events(n, f"{bench.tag}t{r}"))
+            rate, split = bench.burst(make_events(n, f"{bench.tag}t{r}"))
             paced_rate = max(10.0, LATENCY_LOAD * rate)
             count = max(20, min(2000, int(paced_rate * LATENCY_SECONDS)))
             p50, p99 = bench.latency(make_events(count, f"{bench.tag}l{r}"), paced_rate)
             results.append(Result(rate, p50, p99))
             print(
                 f"  {kind} x{workers} round {r + 1}: {rate:.0f} ev/s; latency at "
-                f"{paced_rate:.0f} ev/s: p50 {p50:.0f} ms, p99 {p99:.0f} ms",
+                f"{paced_rate:.0f} ev/s: p50 {p50:.0f} ms, p99 {p99:.0f} ms; {split}",
                 flush=True,
             )
     finally:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,11 +237,13 @@ def create_app(
             records = processor.process(
                 msg.value, msg.key, Source(msg.topic, msg.partition, msg.offset), lookup
             )
+            cpu = time.process_time()
             if gate is None:
                 await produce(records, msg.tp)
             else:
                 async with gate:
                     await produce(records, msg.tp)
+            metrics.produce_seconds.inc(time.process_time() - cpu)
             # Faust acknowledges the event synchronously when the loop comes back here, before
             # anything else can run: a commit waiting on the gate sees it acknowledged.
 
@@ -297,8 +300,6 @@ def _commit_gate(app: faust.App) -> asyncio.Lock:
 
 
 def _now() -> float:
-    import time
-
     return time.time()
 
 

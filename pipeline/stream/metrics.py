@@ -6,7 +6,14 @@ process do not collide. Labels are purposes, reasons, kinds and entity types: ne
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 # Processing time of one record: tens of microseconds to tens of milliseconds (scanning).
 _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
@@ -70,6 +77,22 @@ class StreamMetrics:
             registry=r,
         )
         self.up = Gauge("veil_stream_up", "1 while the worker runs its agents", registry=r)
+        # Where a worker's CPU goes: the minimizer core, the rest of the per-record work,
+        # handing records to the producer; with process_cpu_seconds_total the remainder is
+        # Faust and the Kafka client (see benchmarks/stream.py). CPU, not wall time, so that
+        # a loaded machine does not inflate the sections.
+        self.section_seconds = Counter(
+            "veil_stream_section_seconds",
+            "CPU time (process_time) per section of the worker: minimize (the core, all "
+            "purposes), process (parse, minimize, encode), produce (handing outputs to the "
+            "producer)",
+            ["section"],
+            registry=r,
+        )
+        self.minimize_seconds = self.section_seconds.labels(section="minimize")
+        self.process_seconds = self.section_seconds.labels(section="process")
+        self.produce_seconds = self.section_seconds.labels(section="produce")
+        ProcessCollector(registry=r)  # process_cpu_seconds_total and friends
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -112,6 +112,7 @@ class EventProcessor:
         # Labelled metric children, resolved once: labels() costs a lock and a dict lookup.
         self._out = {p: metrics.records_out.labels(purpose=p) for p in names.purposes}
         self._in = {k: metrics.records_in.labels(kind=k) for k in names.raw}
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def process(
         self, raw: bytes | None, key: bytes | None, source: Source, consent_for: ConsentLookup
@@ -130,6 +131,7 @@ class EventProcessor:
             by one audit record, or exactly one dead-letter record.
         """
         started = time.perf_counter()
+        cpu = time.process_time()
         kind = self.names.kind_of(source.topic)
         if kind is not None:
             self._in[kind].inc()
@@ -152,6 +154,7 @@ class EventProcessor:
             return [self.deadletter(dl, key)]
         out = self._outputs(results, event, source)
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
+        self.metrics.process_seconds.inc(time.process_time() - cpu)
         return out
 
     def _minimize(
@@ -178,7 +181,10 @@ class EventProcessor:
             now=self.clock(),
             scan=_caching_scan(self._scan or _default_scan()),
         )
-        return minimize_all(event, policy=self.policy, consent=consent, context=context), event
+        cpu = time.process_time()
+        results = minimize_all(event, policy=self.policy, consent=consent, context=context)
+        self.metrics.minimize_seconds.inc(time.process_time() - cpu)
+        return results, event
 
     def _outputs(
         self, results: Mapping[str, Minimized], event: Mapping[str, Any], source: Source
@@ -189,9 +195,9 @@ class EventProcessor:
             audit = result.audit
             entries.append(audit.to_dict())
             for entity, n in audit.entity_counts().items():
-                self.metrics.entities.labels(entity_type=entity).inc(n)
+                self._child(self.metrics.entities, entity).inc(n)
             if result.event is None:
-                self.metrics.withheld.labels(purpose=purpose, reason=audit.withheld or "").inc()
+                self._child(self.metrics.withheld, purpose, audit.withheld or "").inc()
                 continue
             user = result.event.get("user_id")
             out.append(
@@ -214,6 +220,15 @@ class EventProcessor:
             OutRecord(self.names.audit, None, codecs.dumps(audit_record), (self._version_header,))
         )
         return out
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        # labels() takes a lock and builds a key on every call; the label sets are few
+        # (entity types, purpose x reason), so resolve each once.
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def deadletter(self, dl: DeadLetter, key: bytes | None) -> OutRecord:
         """The dead-letter record for ``dl`` (raw bytes inside; restricted topic)."""
