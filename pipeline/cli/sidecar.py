@@ -32,6 +32,7 @@ _FIELDS = (
     "request_timeout",
     "upstream_timeout",
     "workers",
+    "event_loop",
 )
 
 
@@ -82,6 +83,11 @@ def add_parser(subparsers: Any) -> None:
         "--workers",
         type=int,
         help="worker processes sharing the socket (env VEIL_SIDECAR_WORKERS; default 1)",
+    )
+    p.add_argument(
+        "--event-loop",
+        choices=("auto", "uvloop", "asyncio"),
+        help="event loop: auto uses uvloop when installed (env VEIL_SIDECAR_EVENT_LOOP)",
     )
     p.set_defaults(func=handler)
 

@@ -22,7 +22,13 @@ from aiohttp import web
 from pipeline.sidecar import api, proxy
 from pipeline.sidecar.engine import Engine
 from pipeline.sidecar.exceptions import SidecarError, Unauthorized
-from pipeline.sidecar.keys import DEADLINE_KEY, ENDPOINT_KEY, ENGINE_KEY, SESSION_KEY
+from pipeline.sidecar.keys import (
+    DEADLINE_KEY,
+    ENDPOINT_KEY,
+    ENGINE_KEY,
+    SESSION_KEY,
+    UPSTREAM_TIMEOUT_KEY,
+)
 from pipeline.sidecar.settings import SidecarSettings
 
 log = logging.getLogger(__name__)
@@ -87,8 +93,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         log.error("unexpected error on %s: %s", endpoint, type(exc).__name__)
         return _error_response(request, 500, "internal_error", "internal error")
     finally:
-        engine.metrics.requests.labels(endpoint, str(status)).inc()
-        engine.metrics.latency.labels(endpoint).observe(asyncio.get_running_loop().time() - now)
+        engine.metrics.request_done(endpoint, status, asyncio.get_running_loop().time() - now)
 
 
 async def _upstream_session(app: web.Application) -> AsyncIterator[None]:
@@ -103,6 +108,10 @@ async def _upstream_session(app: web.Application) -> AsyncIterator[None]:
         trust_env=False,
     )
     app[SESSION_KEY] = session
+    upstream_timeout = app[ENGINE_KEY].settings.upstream_timeout
+    app[UPSTREAM_TIMEOUT_KEY] = aiohttp.ClientTimeout(
+        total=None, sock_connect=min(upstream_timeout, 10.0), sock_read=upstream_timeout
+    )
     yield
     await session.close()
 

@@ -56,8 +56,12 @@ class BodyReader:
 
     async def _chunk(self, n: int) -> bytes:
         try:
-            async with asyncio.timeout_at(self._deadline):
-                data = await self._next(n)
+            # What has already arrived is taken without a timer (most of an upload usually
+            # has); only a read that has to wait for the client runs under the deadline.
+            data = self._content.read_nowait(n)
+            if not data and n != 0 and not self._content.at_eof():
+                async with asyncio.timeout_at(self._deadline):
+                    data = await self._next(n)
         except TimeoutError as exc:
             msg = "request body not received within the request timeout"
             raise RequestTimeout(msg) from exc

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # other requests; below it the thread hand-off costs more than the strip.
 INLINE_STRIP_BYTES = 256 * 1024
 MEDIA_KIND = "media_upload"
+_MEDIA_POLICY_CACHE = 1024
 
 
 def media_policy_for(policy: Policy, purpose: str, consent: Consent) -> MediaPolicy:
@@ -105,12 +106,20 @@ class Engine:
                 log.warning("no pseudonym keys configured: /v1/minimize will answer 503")
         self.keys = keys
         self.metrics = metrics if metrics is not None else SidecarMetrics()
+        # Grant sets seen so far -> media policy (users share a handful of combinations).
+        self._media_policies: dict[frozenset[str], MediaPolicy] = {}
         # Validate the purpose now, not on the first upload.
         media_policy_for(self.policy, settings.purpose, Consent.none())
 
     def media_policy(self, consent: Consent) -> MediaPolicy:
-        """The media policy of the configured purpose under ``consent``."""
-        return media_policy_for(self.policy, self.settings.purpose, consent)
+        """The media policy of the configured purpose under ``consent`` (cached per grant set)."""
+        policy = self._media_policies.get(consent.granted)
+        if policy is None:
+            policy = media_policy_for(self.policy, self.settings.purpose, consent)
+            if len(self._media_policies) >= _MEDIA_POLICY_CACHE:
+                self._media_policies.clear()
+            self._media_policies[consent.granted] = policy
+        return policy
 
     async def strip(
         self,
@@ -163,7 +172,5 @@ class Engine:
             msg = f"{where}: media could not be stripped"
             raise SidecarError(msg) from exc
         stripped = Stripped(result, where)
-        self.metrics.media_stripped.labels(result.media_type).inc()
-        for category in stripped.categories:
-            self.metrics.removed.labels(category).inc()
+        self.metrics.stripped(result.media_type, stripped.categories)
         return stripped

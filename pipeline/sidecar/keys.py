@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 ENGINE_KEY: web.AppKey[Engine] = web.AppKey("veil_engine")
 SESSION_KEY: web.AppKey[aiohttp.ClientSession] = web.AppKey("veil_upstream_session")
+# Built once with the session: the same limits apply to every upstream request.
+UPSTREAM_TIMEOUT_KEY: web.AppKey[aiohttp.ClientTimeout] = web.AppKey("veil_upstream_timeout")
 # Request-scoped: absolute loop time by which the whole body must have arrived.
 DEADLINE_KEY: web.RequestKey[float] = web.RequestKey("veil_deadline", float)
 # Request-scoped: the metrics endpoint label of the route that served the request.

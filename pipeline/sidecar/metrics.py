@@ -6,6 +6,8 @@ media types, removal categories), never paths, user ids or anything taken from a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 # Buckets in seconds: the proxy's own overhead is sub-millisecond to tens of milliseconds.
@@ -64,6 +66,34 @@ class SidecarMetrics:
             ["reason"],
             registry=self.registry,
         )
+
+        # Labelled children by label values: ``labels()`` validates and hashes its
+        # arguments under a lock on every call; the label sets are small and closed, so the
+        # children are looked up once and kept (at most a few hundred: endpoints x status).
+        self._request_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self._stripped_children: dict[str, Counter] = {}
+        self._removed_children: dict[str, Counter] = {}
+
+    def request_done(self, endpoint: str, status: int, seconds: float) -> None:
+        """Count one answered request and observe its latency."""
+        children = self._request_children.get((endpoint, status))
+        if children is None:
+            children = (self.requests.labels(endpoint, str(status)), self.latency.labels(endpoint))
+            self._request_children[(endpoint, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def stripped(self, media_type: str, categories: Iterable[str]) -> None:
+        """Count one stripped body or part and the categories it had removed."""
+        child = self._stripped_children.get(media_type)
+        if child is None:
+            child = self._stripped_children[media_type] = self.media_stripped.labels(media_type)
+        child.inc()
+        for category in categories:
+            removed = self._removed_children.get(category)
+            if removed is None:
+                removed = self._removed_children[category] = self.removed.labels(category)
+            removed.inc()
 
     def render(self) -> bytes:
         """Return the text exposition of every metric."""

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, MultiMapping
 from yarl import URL
 
 from pipeline.consent import Consent
@@ -36,7 +36,7 @@ from pipeline.sidecar.exceptions import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from pipeline.sidecar.keys import DEADLINE_KEY, ENGINE_KEY, SESSION_KEY
+from pipeline.sidecar.keys import DEADLINE_KEY, ENGINE_KEY, SESSION_KEY, UPSTREAM_TIMEOUT_KEY
 from pipeline.sidecar.multipart import boundary_of, build, parse
 from pipeline.sidecar.sniff import SNIFF_BYTES, MediaKind, claims_media, sniff
 
@@ -69,12 +69,12 @@ SEND_SLICE = 256 * 1024
 SMALL_RESPONSE = 256 * 1024
 
 
-def _connection_tokens(headers: Mapping[str, str]) -> set[str]:
-    # Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
+def _connection_tokens(headers: MultiMapping[str]) -> set[str]:
+    # Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1). getall is the
+    # case-insensitive lookup of every Connection header, without walking all headers.
     tokens: set[str] = set()
-    for name, value in headers.items():
-        if name.lower() == "connection":
-            tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+    for value in headers.getall("Connection", ()):
+        tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
     return tokens
 
 
@@ -250,7 +250,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
         headers[REMOVED_HEADER] = ",".join(removed) or "none"
     if isinstance(data, bytes):
         headers["Content-Length"] = str(len(data))
-        return await _forward(request, engine, headers, _slices(data))
+        # A small body goes as one bytes object (one write with the headers); a large one
+        # in slices, see _slices.
+        small = len(data) <= SEND_SLICE
+        return await _forward(request, engine, headers, data if small else _slices(data))
     return await _forward(request, engine, headers, data)
 
 
@@ -258,17 +261,13 @@ async def _forward(
     request: web.Request,
     engine: Engine,
     headers: CIMultiDict[str],
-    data: AsyncIterator[memoryview] | _Streamed | None,
+    data: bytes | AsyncIterator[memoryview] | _Streamed | None,
 ) -> web.StreamResponse:
     session: aiohttp.ClientSession = request.app[SESSION_KEY]
     upstream = engine.settings.upstream
     assert upstream is not None  # noqa: S101  # routes are only added in proxy mode
     url = URL(upstream + request.rel_url.raw_path_qs, encoded=True)
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        sock_connect=min(engine.settings.upstream_timeout, 10.0),
-        sock_read=engine.settings.upstream_timeout,
-    )
+    timeout = request.app[UPSTREAM_TIMEOUT_KEY]
     response: web.StreamResponse | None = None
     try:
         async with session.request(

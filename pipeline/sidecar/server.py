@@ -10,15 +10,18 @@ one dies unexpectedly the others are stopped and the exit status says so, for th
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import signal
 import socket
 import sys
-from typing import TextIO
+from collections.abc import Callable, Coroutine
+from typing import Any, TextIO
 
 from aiohttp import web
 
+from pipeline.errors import ConfigError
 from pipeline.sidecar.accesslog import SafeAccessLogger
 from pipeline.sidecar.app import create_app
 from pipeline.sidecar.engine import Engine
@@ -29,6 +32,37 @@ ACCESS_LOGGER = "pipeline.sidecar.access"
 # Seconds in-flight requests get to finish after a stop signal.
 SHUTDOWN_GRACE = 10.0
 BACKLOG = 512
+
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+def loop_factory(choice: str) -> LoopFactory | None:
+    """The event loop factory for ``settings.event_loop`` (None: asyncio's default loop).
+
+    uvloop's C transports and scheduler roughly halve the per-request cost of the event loop
+    itself, which is most of what the proxy adds to a small upload; it is optional so that
+    the sidecar still runs where it cannot be installed.
+
+    Raises:
+        ConfigError: ``uvloop`` was asked for and is not installed.
+    """
+    if choice == "asyncio":
+        return None
+    try:
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        if choice == "uvloop":
+            msg = "sidecar event_loop is 'uvloop' but the uvloop package is not installed"
+            raise ConfigError(msg) from None
+        return None
+    factory: LoopFactory = uvloop.new_event_loop
+    return factory
+
+
+def _run(main: Coroutine[Any, Any, None], factory: LoopFactory | None) -> None:
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
 
 
 def _announce(settings: SidecarSettings, sock: socket.socket, announce: TextIO) -> None:
@@ -110,11 +144,13 @@ def run(settings: SidecarSettings, *, announce: TextIO = sys.stdout) -> int:
         0 after a clean stop; 1 when a worker died unexpectedly.
 
     Raises:
-        PolicyError, ConfigError: invalid configuration (before anything is bound).
+        PolicyError, ConfigError: invalid configuration (before anything is bound), or
+            ``event_loop='uvloop'`` without uvloop installed.
         OSError: the address cannot be bound.
     """
+    factory = loop_factory(settings.event_loop)
     if settings.workers == 1:
-        asyncio.run(serve(settings, announce=announce))
+        _run(serve(settings, announce=announce), factory)
         return 0
     # Validate everything once, before binding or forking, so a bad policy is one clear
     # error; each worker then loads its own copy (no state shared across processes).
@@ -126,7 +162,7 @@ def run(settings: SidecarSettings, *, announce: TextIO = sys.stdout) -> int:
         if pid == 0:  # worker: serve, then leave without running the parent's cleanup
             code = 0
             try:
-                asyncio.run(serve(settings, sock=sock, announce=None))
+                _run(serve(settings, sock=sock, announce=None), factory)
             except BaseException:  # any failure ends this worker, with status 1
                 code = 1
             sys.stderr.flush()
