@@ -1,6 +1,7 @@
 """Benchmark: JPEG uploads through ``veil sidecar --upstream`` vs straight to the upstream.
 
-Run: ``.venv/bin/python -m benchmarks.sidecar [--rounds 5] [--requests 200] [--concurrency 8]``
+Run: ``.venv/bin/python -m benchmarks.sidecar [--rounds 5] [--requests 200] [--concurrency 8]
+[--workers 1] [--event-loop auto|uvloop|asyncio]``
 
 For each size (100 KB and 3 MB JPEGs carrying a corpus EXIF block with GPS, maker notes and
 a thumbnail; generated from a fixed seed into a temporary directory, never committed):
@@ -9,8 +10,13 @@ a thumbnail; generated from a fixed seed into a temporary directory, never commi
 * throughput: ``--concurrency`` requests in flight, requests/s per round;
 
 for "direct" (client -> upstream) and "proxy" (client -> sidecar -> same upstream), rounds
-interleaved so that drift hits both alike. After a warm-up, each figure is the median over
-the rounds. The anchor is the direct upload measured in the same run; printed: the proxy's
+interleaved (in alternating order) so that drift hits both alike. The same client, session,
+payload and concurrency serve both modes. After a warm-up, each figure is the median over
+the rounds, printed with the spread over the rounds. The CPU time each process (client,
+upstream, sidecar) spends per request in each mode is printed too: on a machine whose cores
+are all busy, the throughput share is about ``direct CPU / (direct CPU + sidecar CPU)``.
+
+The anchor is the direct upload measured in the same run; printed: the proxy's
 added p50 latency and its share of direct throughput, against the targets (< 5 ms added p50
 at 100 KB, >= 50 % of direct throughput).
 
@@ -107,21 +113,72 @@ async def _throughput(
     return n / (time.perf_counter() - start)
 
 
+@dataclass
+class Cpu:
+    """CPU seconds spent per mode by each process (client = this process)."""
+
+    client: float = 0.0
+    upstream: float = 0.0
+    sidecar: float = 0.0
+    requests: int = 0
+
+    def per_request_ms(self) -> dict[str, float]:
+        n = max(1, self.requests)
+        return {
+            "client": self.client / n * 1e3,
+            "upstream": self.upstream / n * 1e3,
+            "sidecar": self.sidecar / n * 1e3,
+        }
+
+
 async def measure(
-    targets: dict[str, str], data: bytes, *, rounds: int, requests: int, concurrency: int
-) -> dict[str, list[Round]]:
-    """Interleaved rounds of latency (c=1) and throughput (c=concurrency) per target."""
+    targets: dict[str, str],
+    data: bytes,
+    *,
+    rounds: int,
+    requests: int,
+    concurrency: int,
+    pids: dict[str, int],
+) -> tuple[dict[str, list[Round]], dict[str, Cpu]]:
+    """Interleaved rounds of latency (c=1) and throughput (c=concurrency) per target.
+
+    The order of the targets alternates from round to round, so that neither always runs
+    right after the other (caches, the other helpers' load). Returns the rounds and, per
+    target, the CPU time the client, the upstream and the sidecar spent on its requests.
+    """
     out: dict[str, list[Round]] = {name: [] for name in targets}
+    cpu = {name: Cpu() for name in targets}
     connector = aiohttp.TCPConnector(limit=concurrency * 2)
     async with aiohttp.ClientSession(connector=connector) as session:
         for url in targets.values():  # warm-up: connections, imports, caches
             await _throughput(session, url, data, max(10, requests // 10), concurrency)
-        for _ in range(rounds):
-            for name, url in targets.items():
+        for i in range(rounds):
+            order = list(targets.items())
+            if i % 2:
+                order.reverse()
+            for name, url in order:
+                before = (time.process_time(), cpu_seconds(pids["upstream"]))
+                sidecar_before = cpu_seconds(pids["sidecar"])
                 lat = await _latency(session, url, data, requests)
                 rps = await _throughput(session, url, data, requests, concurrency)
+                cpu[name].client += time.process_time() - before[0]
+                cpu[name].upstream += cpu_seconds(pids["upstream"]) - before[1]
+                cpu[name].sidecar += cpu_seconds(pids["sidecar"]) - sidecar_before
+                cpu[name].requests += 2 * requests
                 out[name].append(Round(_pct(lat, 0.5) * 1e3, _pct(lat, 0.99) * 1e3, rps))
-    return out
+    return out, cpu
+
+
+def load_average() -> str:
+    """The 1-minute load average (what else the shared machine was doing), or "?"."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "?"
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}"
 
 
 def _median(rounds: list[Round]) -> Round:
@@ -163,6 +220,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="per round and mode")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="sidecar worker processes")
+    parser.add_argument(
+        "--event-loop",
+        default="auto",
+        choices=("auto", "uvloop", "asyncio"),
+        help="the sidecar's event loop (its --event-loop)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     results: dict[str, dict[str, object]] = {}
@@ -174,50 +237,63 @@ def main() -> int:
             "--upstream", upstream.url,
             "--max-body", "16MiB",
             "--workers", str(args.workers),
+            "--event-loop", args.event_loop,
             env={"VEIL_LOG_LEVEL": "ERROR"},
         )  # fmt: skip
         try:
-            print(f"cpus: {os.cpu_count()}  rounds: {args.rounds}  requests/round: "
-                  f"{args.requests}  concurrency: {args.concurrency}  "
-                  f"sidecar workers: {args.workers}")  # fmt: skip
+            print(f"cpus: {os.cpu_count()}  load average: {load_average()}  rounds: "
+                  f"{args.rounds}  requests/round: {args.requests}  concurrency: "
+                  f"{args.concurrency}  sidecar workers: {args.workers}  event loop: "
+                  f"{args.event_loop}")  # fmt: skip
             print(f"{'size':>6} {'mode':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
             for i, (label, size) in enumerate(SIZES.items()):
                 data = make_jpeg(size, SEED + i)
                 n = args.requests if size < 1024 * 1024 else max(20, args.requests // 5)
-                sidecar_cpu = cpu_seconds(sidecar.proc.pid)
-                runs = asyncio.run(
+                runs, cpu = asyncio.run(
                     measure(
                         {"direct": upstream.url + "/upload", "proxy": sidecar.url + "/upload"},
                         data,
                         rounds=args.rounds,
                         requests=n,
                         concurrency=args.concurrency,
+                        pids={"upstream": upstream.proc.pid, "sidecar": sidecar.proc.pid},
                     )
                 )
-                # Warm-up plus per round n latency + n throughput requests through the proxy.
-                proxied = max(10, n // 10) + args.rounds * 2 * n
-                sidecar_ms = (cpu_seconds(sidecar.proc.pid) - sidecar_cpu) / proxied * 1e3
                 direct, proxy = _median(runs["direct"]), _median(runs["proxy"])
                 for mode, r in (("direct", direct), ("proxy", proxy)):
-                    print(f"{label:>6} {mode:>7} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.rps:8.1f}")
+                    rounds = runs[mode]
+                    print(
+                        f"{label:>6} {mode:>7} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.rps:8.1f}"
+                        f"   (rounds: p50 {_spread([x.p50_ms for x in rounds])},"
+                        f" req/s {_spread([x.rps for x in rounds])})"
+                    )
                 added = proxy.p50_ms - direct.p50_ms
                 share = proxy.rps / direct.rps
+                shares = [p.rps / d.rps for p, d in zip(runs["proxy"], runs["direct"], strict=True)]
                 stripping = strip_ms(data)
                 print(
                     f"{label:>6}   bytes={len(data)}  added p50 = {added:.2f} ms"
-                    f"  throughput = {share:.0%} of direct (ratio {share:.2f})"
+                    f"  throughput = {share:.0%} of direct (ratio {share:.2f};"
+                    f" per round {_spread(shares)})"
                 )
+                cost = {mode: c.per_request_ms() for mode, c in cpu.items()}
                 print(
-                    f"{label:>6}   sidecar CPU = {sidecar_ms:.2f} ms/request, of which"
-                    f" strip_media alone = {stripping:.2f} ms (in-process median)"
+                    f"{label:>6}   CPU ms/request  direct: client {cost['direct']['client']:.2f}"
+                    f" + upstream {cost['direct']['upstream']:.2f}"
+                    f"  |  proxy: client {cost['proxy']['client']:.2f}"
+                    f" + upstream {cost['proxy']['upstream']:.2f}"
+                    f" + sidecar {cost['proxy']['sidecar']:.2f}"
+                    f" (strip_media alone {stripping:.2f}, in-process median)"
                 )
                 results[label] = {
                     "bytes": len(data),
                     "requests_per_round": n,
                     "direct": vars(direct),
                     "proxy": vars(proxy),
+                    "rounds": {mode: [vars(r) for r in runs[mode]] for mode in runs},
                     "added_p50_ms": added,
-                    "sidecar_cpu_ms_per_request": sidecar_ms,
+                    "cpu_ms_per_request": cost,
+                    "sidecar_cpu_ms_per_request": cost["proxy"]["sidecar"],
                     "strip_media_ms": stripping,
                     "throughput_share": share,
                 }
@@ -231,6 +307,7 @@ def main() -> int:
         for r in results.values()
     )
     verdict = {True: "met", False: "MISSED"}
+    print(f"load average at the end: {load_average()}")
     print(
         f"targets: added p50 at 100KB < {TARGET_ADDED_P50_MS} ms: {verdict[ok_latency]}; "
         f"throughput >= {TARGET_THROUGHPUT_SHARE:.0%} of direct: {verdict[ok_share]}"
