@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final
 
 from pipeline.errors import MalformedEvent, Reason
 from pipeline.events import parse_timestamp
 from pipeline.minimizer.generalize import generalize_coordinate, generalize_ip, generalize_timestamp
+from pipeline.minimizer.plan import CHECK_NUMBER, CHECK_STRING
 from pipeline.minimizer.state import RecordState, mask
 from pipeline.minimizer.text import scan_text
 from pipeline.minimizer.url import minimize_url
@@ -43,6 +45,20 @@ def check_type(value: Any, ftype: FieldType, path: str) -> None:
         raise MalformedEvent(Reason.WRONG_TYPE, msg)
 
 
+def type_ok(value: Any, check: int) -> bool:
+    """Whether ``value`` has the JSON type a field of ``check`` (see plan.Leaf) needs."""
+    t = type(value)
+    if check == CHECK_STRING:
+        return t is str or isinstance(value, str)
+    if check == CHECK_NUMBER:
+        if t is int or t is float:
+            return True
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if t is str or t is int:
+        return True
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
 def apply_field(value: Any, ftype: FieldType, action: Action, path: str, st: RecordState) -> Any:
     """The output value of one field, or :data:`MISSING`.
 
@@ -57,6 +73,11 @@ def apply_field(value: Any, ftype: FieldType, action: Action, path: str, st: Rec
     return result
 
 
+def apply_action(value: Any, ftype: FieldType, action: Action, path: str, st: RecordState) -> Any:
+    """:func:`apply_field` without the type check and the audit count (the caller does both)."""
+    return _apply(value, ftype, action, path, st)
+
+
 def _apply(value: Any, ftype: FieldType, action: Action, path: str, st: RecordState) -> Any:
     if action is Action.DROP:
         return MISSING
@@ -69,8 +90,6 @@ def _apply(value: Any, ftype: FieldType, action: Action, path: str, st: RecordSt
     if action is Action.PSEUDONYMIZE:
         return st.pseudonym(str(value))
     if action is Action.SCAN:
-        if value in st.clean:  # the record's one scan found nothing in it (prescan)
-            return value
         if ftype is FieldType.URL:
             return minimize_url(value, path, st)
         return scan_text(value, path, st)
@@ -82,14 +101,27 @@ def _apply(value: Any, ftype: FieldType, action: Action, path: str, st: RecordSt
 
 def _generalize(value: Any, ftype: FieldType) -> Any:
     if ftype is FieldType.IP:
-        net = generalize_ip(value)
+        net = _network(value)
         return MISSING if net is None else net
     if ftype in (FieldType.LATITUDE, FieldType.LONGITUDE):
         return generalize_coordinate(value)
     if ftype is FieldType.TIMESTAMP:
-        ts = parse_timestamp(value)
-        return MISSING if ts is None else generalize_timestamp(ts)
+        hour = _hour(value)
+        return MISSING if hour is None else hour
     return MISSING
 
 
-__all__ = ["MISSING", "REDACTED", "apply_field", "check_type"]
+# Pure functions of one string, cached: log lines repeat client addresses, and every purpose
+# of a record generalizes the same event time (bounded, least recently used dropped first).
+@functools.lru_cache(maxsize=4096)
+def _network(value: str) -> str | None:
+    return generalize_ip(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hour(value: str) -> str | None:
+    ts = parse_timestamp(value)
+    return None if ts is None else generalize_timestamp(ts)
+
+
+__all__ = ["MISSING", "REDACTED", "apply_action", "apply_field", "check_type", "type_ok"]

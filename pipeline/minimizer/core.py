@@ -10,22 +10,25 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
+from detectors.findings import Finding
 from pipeline.audit import AuditEntry
 from pipeline.consent import Consent
 from pipeline.errors import MalformedEvent, PolicyError, Reason, RecordError
 from pipeline.events import KINDS, parse_timestamp
 from pipeline.minimizer import media as _media
-from pipeline.minimizer.actions import MISSING, apply_field
+from pipeline.minimizer.actions import MISSING, apply_action, apply_field, check_type, type_ok
 from pipeline.minimizer.plan import Leaf, Node, Obj, Plan, plan_for
-from pipeline.minimizer.prescan import clean_values
+from pipeline.minimizer.prescan import needs_view, view
 from pipeline.minimizer.state import RecordState, ScanFn
-from pipeline.policy.models import CROSS_SERVICE, Action, FieldType, Policy
+from pipeline.minimizer.text import scan_text
+from pipeline.minimizer.url import minimize_url
+from pipeline.policy.models import CROSS_SERVICE, Action, FieldType, Policy, PurposePolicy
 from pipeline.pseudonym import PseudonymKeys
 
-# One scanner call per record to skip clean values (see prescan); tests turn it off to
-# check that it never changes a result.
+# One scan of a URL's (or percent-encoded text's) view to skip clean values (see prescan);
+# tests turn it off to check that it never changes a result.
 PRESCAN = True
 
 # Envelope keys Veil consumes itself: not counted as unknown when dropped.
@@ -107,50 +110,7 @@ def minimize(
     if purpose_policy is None:
         msg = f"purpose '{purpose}' is not in the policy; expected one of {sorted(policy.purposes)}"
         raise PolicyError(msg)
-    kind = event.get("kind")
-    if not isinstance(kind, str) or kind not in KINDS:
-        msg = f"kind: expected one of {', '.join(KINDS)}"
-        raise MalformedEvent(Reason.UNKNOWN_KIND, msg)
-    if not isinstance(event.get("payload"), Mapping):
-        raise MalformedEvent(Reason.WRONG_TYPE, "payload: expected an object")
-    raw_id = event.get("event_id")
-    event_id = raw_id if isinstance(raw_id, str) else None
-    if event.get("user_id") is None and policy.missing_user == "dead_letter":
-        raise RecordError(Reason.MISSING_USER, "user_id: missing and the policy requires one")
-    consent = consent.narrow(event.get("consent"))
-    withheld = _withheld(event, policy, purpose, consent, context.now)
-    if withheld is not None:
-        entry = AuditEntry(
-            event_id=event_id,
-            purpose=purpose,
-            policy_version=policy.version,
-            consent_version=consent.version,
-            forwarded=False,
-            withheld=withheld,
-        )
-        return Minimized(None, entry)
-    st = RecordState(
-        purpose_name=purpose,
-        purpose=purpose_policy,
-        consent=consent,
-        keys=context.keys,
-        scan=context.scan or _default_scan(),
-        cross_service=CROSS_SERVICE in consent.granted,
-    )
-    plan = plan_for(policy, kind, purpose, consent)
-    if PRESCAN:
-        st.clean = clean_values(plan.root, event, st.scan)
-    walker = _Walker(plan, st, context.resolve_media_ref)
-    out = walker.obj(event, plan.root, top=True)
-    out.setdefault("payload", {})  # the envelope keeps its shape even when all is dropped
-    audit = st.audit.build(
-        event_id=event_id,
-        purpose=purpose,
-        policy_version=policy.version,
-        consent_version=consent.version,
-        ephemeral_key=context.keys.ephemeral,
-    )
-    return Minimized(out, audit)
+    return _Record(event, policy, consent, context).minimize(purpose, purpose_policy)
 
 
 def minimize_all(
@@ -158,36 +118,132 @@ def minimize_all(
 ) -> dict[str, Minimized]:
     """:func:`minimize` for every purpose of the policy, keyed by purpose.
 
+    The record is validated, its consent narrowed, its time parsed and each distinct text
+    scanned once, not once per purpose; the results are those of :func:`minimize`.
+
     Raises:
         RecordError: as :func:`minimize`; a record one purpose cannot minimize is
             dead-lettered as a whole, never forwarded to the others.
     """
-    return {
-        name: minimize(event, policy=policy, consent=consent, purpose=name, context=context)
-        for name in policy.purposes
-    }
+    record = _Record(event, policy, consent, context)
+    return {name: record.minimize(name, rules) for name, rules in policy.purposes.items()}
 
 
-def _withheld(
-    event: Mapping[str, Any], policy: Policy, purpose: str, consent: Consent, now: datetime
-) -> str | None:
-    rules = policy.purposes[purpose]
-    for key in sorted(rules.requires_consent):
-        if key not in consent.granted:
-            return f"consent:{key}"
-    occurred = event.get("occurred_at")
-    if occurred is None:
-        return "undated" if policy.undated == "withhold" else None
-    ts = parse_timestamp(occurred) if isinstance(occurred, str) else None
-    if ts is None:
-        raise MalformedEvent(Reason.WRONG_TYPE, "occurred_at: expected an ISO 8601 timestamp")
-    if now - ts > rules.retention:
-        return "retention"
-    return None
+def _memo(scan: ScanFn) -> ScanFn:
+    """``scan`` remembering its results for the life of one record (every purpose of it).
+
+    The findings lists are shared between callers, which only read them.
+    """
+    cache: dict[str, list[Finding]] = {}
+
+    def scan_once(text: str) -> list[Finding]:
+        found = cache.get(text)
+        if found is None:
+            found = cache[text] = scan(text)
+        return found
+
+    return scan_once
+
+
+_UNPARSED: Final = object()
+
+
+class _Record:
+    """One event, validated once; minimized for one or several purposes."""
+
+    __slots__ = ("_time", "consent", "context", "event", "event_id", "kind", "policy", "scan")
+
+    def __init__(
+        self,
+        event: Mapping[str, Any],
+        policy: Policy,
+        consent: Consent,
+        context: MinimizeContext,
+    ) -> None:
+        kind = event.get("kind")
+        if not isinstance(kind, str) or kind not in KINDS:
+            msg = f"kind: expected one of {', '.join(KINDS)}"
+            raise MalformedEvent(Reason.UNKNOWN_KIND, msg)
+        if not isinstance(event.get("payload"), Mapping):
+            raise MalformedEvent(Reason.WRONG_TYPE, "payload: expected an object")
+        raw_id = event.get("event_id")
+        if event.get("user_id") is None and policy.missing_user == "dead_letter":
+            raise RecordError(Reason.MISSING_USER, "user_id: missing and the policy requires one")
+        self.event = event
+        self.policy = policy
+        self.context = context
+        self.kind = kind
+        self.event_id = raw_id if isinstance(raw_id, str) else None
+        self.consent = consent.narrow(event.get("consent"))
+        self.scan = _memo(context.scan or _default_scan())
+        self._time: object = _UNPARSED
+
+    def minimize(self, purpose: str, rules: PurposePolicy) -> Minimized:
+        """The result for ``purpose`` (see :func:`minimize`)."""
+        consent = self.consent
+        withheld = self._withheld(rules)
+        if withheld is not None:
+            entry = AuditEntry(
+                event_id=self.event_id,
+                purpose=purpose,
+                policy_version=self.policy.version,
+                consent_version=consent.version,
+                forwarded=False,
+                withheld=withheld,
+            )
+            return Minimized(None, entry)
+        st = RecordState(
+            purpose_name=purpose,
+            purpose=rules,
+            consent=consent,
+            keys=self.context.keys,
+            scan=self.scan,
+            cross_service=CROSS_SERVICE in consent.granted,
+        )
+        plan = plan_for(self.policy, self.kind, purpose, consent)
+        walker = _Walker(plan, st, self.context.resolve_media_ref)
+        out = walker.obj(self.event, plan.root, top=True)
+        walker.finish()
+        out.setdefault("payload", {})  # the envelope keeps its shape even when all is dropped
+        audit = st.audit.build(
+            event_id=self.event_id,
+            purpose=purpose,
+            policy_version=self.policy.version,
+            consent_version=consent.version,
+            ephemeral_key=self.context.keys.ephemeral,
+        )
+        return Minimized(out, audit)
+
+    def _withheld(self, rules: PurposePolicy) -> str | None:
+        for key in sorted(rules.requires_consent):
+            if key not in self.consent.granted:
+                return f"consent:{key}"
+        occurred = self.event.get("occurred_at")
+        if occurred is None:
+            return "undated" if self.policy.undated == "withhold" else None
+        if self._time is _UNPARSED:
+            self._time = parse_timestamp(occurred) if isinstance(occurred, str) else None
+        ts = self._time
+        if not isinstance(ts, datetime):
+            raise MalformedEvent(Reason.WRONG_TYPE, "occurred_at: expected an ISO 8601 timestamp")
+        if self.context.now - ts > rules.retention:
+            return "retention"
+        return None
+
+
+# A scanned value waiting for its scan: (container, key or index, value, leaf).
+_Pending = tuple[Any, Any, str, Leaf]
 
 
 class _Walker:
-    """Follows the plan tree over the event; only what the tree names is copied."""
+    """Follows the plan tree over the event; only what the tree names is copied.
+
+    ``scan`` fields are type-checked on the way but rewritten in :meth:`finish`, after the
+    walk: their place in the output is held by the raw value meanwhile (a scan result is
+    never absent, so the output's shape and key order do not depend on it).
+    """
+
+    __slots__ = ("fields", "pending", "plan", "resolver", "st")
 
     def __init__(
         self, plan: Plan, st: RecordState, resolver: Callable[[str], bytes] | None
@@ -195,27 +251,41 @@ class _Walker:
         self.plan = plan
         self.st = st
         self.resolver = resolver
+        self.fields = st.audit.fields
+        self.pending: list[_Pending] = []
 
     def obj(self, src: Mapping[str, Any], node: Obj, *, top: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        children = node.children
         for key, value in src.items():
-            child = node.children.get(key)
+            child = children.get(key)
             if child is None:
                 if not (top and key in _CONSUMED):
                     self.st.audit.unknown_dropped += 1
                 continue
             if value is None:
                 continue
-            if isinstance(child, Leaf) and child.spec.type in (
-                FieldType.MEDIA,
-                FieldType.MEDIA_REF,
-            ):
-                self._media(value, child, src, out)
-                continue
-            result = self.node(value, child)
+            if type(child) is Leaf:
+                if child.media:
+                    self._media(value, child, src, out)
+                    continue
+                result = self.leaf(value, child, out, key)
+            else:
+                result = self.node(value, child)
             if result is not MISSING:
                 out[key] = result
         return out
+
+    def leaf(self, value: Any, leaf: Leaf, container: Any, key: Any) -> Any:
+        if not type_ok(value, leaf.check):
+            check_type(value, leaf.spec.type, leaf.path)  # raises, naming the expected type
+        action = leaf.action
+        if action is Action.SCAN:
+            self.pending.append((container, key, value, leaf))
+            return value
+        result = apply_action(value, leaf.spec.type, action, leaf.path, self.st)
+        self.fields[leaf.dropped if result is MISSING else leaf.done] += 1
+        return result
 
     def node(self, value: Any, node: Node) -> Any:
         if isinstance(node, Leaf):
@@ -227,9 +297,32 @@ class _Walker:
             return result if result else MISSING
         if not isinstance(value, list):
             raise MalformedEvent(Reason.WRONG_TYPE, f"{node.path}: expected a list")
-        items = [self.node(v, node.item) for v in value if v is not None]
+        item = node.item
+        if isinstance(item, Leaf) and item.action is Action.SCAN and not item.media:
+            texts: list[Any] = []
+            for v in value:
+                if v is not None:
+                    texts.append(self.leaf(v, item, texts, len(texts)))
+            return texts if texts else MISSING
+        items = [self.node(v, item) for v in value if v is not None]
         kept = [v for v in items if v is not MISSING]
         return kept if kept else MISSING
+
+    def finish(self) -> None:
+        """Rewrite the scanned fields held back by the walk (see the class docstring)."""
+        st = self.st
+        for container, key, value, leaf in self.pending:
+            is_url = leaf.spec.type is FieldType.URL
+            if PRESCAN and needs_view(value, is_url):
+                shown = view(value, is_url)
+                if shown is not None and not st.scan(shown):
+                    self.fields[leaf.done] += 1
+                    continue  # clean: the raw value already holds its place
+            if is_url:
+                container[key] = minimize_url(value, leaf.path, st)
+            else:
+                container[key] = scan_text(value, leaf.path, st)
+            self.fields[leaf.done] += 1
 
     def _media(
         self, value: Any, leaf: Leaf, parent: Mapping[str, Any], out: dict[str, Any]

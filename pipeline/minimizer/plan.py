@@ -8,22 +8,48 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from pipeline.consent import Consent
-from pipeline.policy.models import Action, FieldSpec, Policy, PurposePolicy, Rule
+from pipeline.policy.models import Action, FieldSpec, FieldType, Policy, PurposePolicy, Rule
 
 DROP_RULE = Rule(action=Action.DROP)
 
 
+# What JSON type a field's value must have (see actions.check_type).
+CHECK_NUMBER, CHECK_ID, CHECK_STRING = 0, 1, 2
+_NUMERIC = frozenset({FieldType.NUMBER, FieldType.LATITUDE, FieldType.LONGITUDE})
+_ID_LIKE = frozenset({FieldType.ID, FieldType.IDENTIFIER})
+
+
 @dataclass(frozen=True, slots=True)
 class Leaf:
-    """A field: its generic path (for the audit), spec and resolved action."""
+    """A field: its generic path (for the audit), spec and resolved action.
+
+    The remaining attributes are derived once when the plan is compiled, so the walk over
+    each event does no dispatch on the field type: ``check`` (the JSON type the value must
+    have), ``media`` (a media field), ``done``/``dropped`` (the audit keys of the action
+    taken and of a drop).
+    """
 
     path: str
     spec: FieldSpec
     action: Action
+    check: int = field(init=False)
+    media: bool = field(init=False)
+    done: tuple[str, Action] = field(init=False)
+    dropped: tuple[str, Action] = field(init=False)
+
+    def __post_init__(self) -> None:
+        ftype = self.spec.type
+        check = (
+            CHECK_NUMBER if ftype in _NUMERIC else CHECK_ID if ftype in _ID_LIKE else CHECK_STRING
+        )
+        object.__setattr__(self, "check", check)
+        object.__setattr__(self, "media", ftype in (FieldType.MEDIA, FieldType.MEDIA_REF))
+        object.__setattr__(self, "done", (self.path, self.action))
+        object.__setattr__(self, "dropped", (self.path, Action.DROP))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,4 +145,16 @@ def _freeze(tree: object, prefix: str) -> Node:
     return Obj(prefix, MappingProxyType(children))
 
 
-__all__ = ["Leaf", "ListOf", "MediaRule", "Node", "Obj", "Plan", "field_rule", "plan_for"]
+__all__ = [
+    "CHECK_ID",
+    "CHECK_NUMBER",
+    "CHECK_STRING",
+    "Leaf",
+    "ListOf",
+    "MediaRule",
+    "Node",
+    "Obj",
+    "Plan",
+    "field_rule",
+    "plan_for",
+]

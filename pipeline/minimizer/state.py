@@ -33,7 +33,6 @@ class RecordState:
     scan: ScanFn
     cross_service: bool
     audit: AuditBuilder = field(default_factory=AuditBuilder)
-    clean: frozenset[str] = frozenset()  # scanned values known to hold no finding
     _entity_actions: dict[str, Action] = field(default_factory=dict)
 
     def pseudonym(self, value: str) -> str:

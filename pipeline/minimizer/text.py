@@ -34,9 +34,12 @@ def full_unquote(text: str) -> str:
 
 def scan_text(text: str, path: str, st: RecordState, depth: int = 0) -> str:
     """Scan ``text`` and return it with every finding replaced per the purpose's rules."""
-    if not text or text in st.clean:
+    if not text:
         return text
-    return rewrite(text, st.scan(text), path, st, depth)
+    findings = st.scan(text)
+    if not findings and "%" not in text:
+        return text  # what rewrite() returns for it, without building the pieces
+    return rewrite(text, findings, path, st, depth)
 
 
 def rewrite(text: str, findings: list[Finding], path: str, st: RecordState, depth: int) -> str:
