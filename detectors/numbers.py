@@ -19,22 +19,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import phonenumbers
-from phonenumbers import Leniency, PhoneMetadata
-from phonenumbers.phonenumbermatcher import _verify  # the matcher's own VALID check
-
 from detectors.findings import Finding
+from detectors.phones import valid_phone
 from detectors.validators import ipv4_ok, luhn_ok, ssn_ok
 
-# Presidio's default regions (US GB DE FR IL IN CA BR) plus CN, so recall is never below it.
-PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CN", "BR", "IL", "CA")
-
 _GROUP = re.compile(r"\d+")
-_EXT = re.compile(r"[A-Za-z#]")
 # Shapes that are never PII, rejected before any splitting: a bare date, a decimal number
 # (price, one coordinate). Five dotted groups stay: French numbers are written 01.84.17.61.18.
 _NOT_PII = re.compile(r"(?:19|20)\d\d([-/.])\d\d?\1\d\d?|\d{1,5}\.\d{1,5}")
-_DECIMAL = re.compile(r"[-+]?\d+\.\d+")
 _DATE_SEPS = frozenset({"-", "/", "."})
 _KW_WINDOW = 40
 _MIN_RUN = 6  # "1.2.3.4" is the shortest entity a run can hold (7 chars); 6 digits for accounts
@@ -240,23 +232,6 @@ def _phone_or_account(
         i = j + 1
 
 
-def _general_patterns() -> dict[str, re.Pattern[str]]:
-    """Per region: optional national/international prefix digits, then the general pattern.
-
-    A superset of what ``is_valid_number`` accepts, checked in C before the expensive parse.
-    """
-    out = {}
-    for region in PHONE_REGIONS:
-        md = PhoneMetadata.metadata_for_region(region)
-        general = md.general_desc.national_number_pattern if md and md.general_desc else None
-        if general:
-            out[region] = re.compile(r"\d{0,5}?(?:" + general + ")")
-    return out
-
-
-_GENERAL = _general_patterns()
-
-
 @lru_cache(maxsize=8192)
 def phone_spans(window: str) -> tuple[tuple[int, int], ...]:
     """Spans of valid phone numbers in ``window`` (a digit run with its punctuation).
@@ -265,46 +240,15 @@ def phone_spans(window: str) -> tuple[tuple[int, int], ...]:
     is not a phone, windows that drop leading or trailing groups are tried, so a phone glued to
     an order number by a space is still found. Cached: logs repeat numbers.
     """
-    if _valid_phone(window):
+    if valid_phone(window):
         return ((0, len(window)),)
     groups = [(m.start(), m.end()) for m in _GROUP.finditer(window)]
     found: list[tuple[int, int]] = []
     for t in range(1, len(groups)):
-        if _valid_phone(window[groups[t][0] : len(window)]):
+        if valid_phone(window[groups[t][0] : len(window)]):
             found.append((groups[t][0], len(window)))
             break
-        if _valid_phone(window[: groups[-t - 1][1]]):
+        if valid_phone(window[: groups[-t - 1][1]]):
             found.append((0, groups[-t - 1][1]))
             break
     return tuple(found)
-
-
-def _valid_phone(window: str) -> bool:
-    main = _EXT.split(window, maxsplit=1)[0]
-    if main.count(".") == 1 and _DECIMAL.fullmatch(main):
-        return False  # a decimal number (a coordinate, a price), not a dialled number
-    digits = "".join(ch for ch in main if ch.isdigit())
-    if not 7 <= len(digits) <= 17:
-        return False
-    if window.lstrip("(").startswith("+"):
-        return _parse_valid(window, None)
-    if len(digits) >= 14 and digits == main.strip():
-        return False  # 14+ contiguous digits without "+" are ids or cards, not dialled numbers
-    return any(
-        rx.fullmatch(digits) and _parse_valid(window, region) for region, rx in _GENERAL.items()
-    )
-
-
-def _parse_valid(window: str, region: str | None) -> bool:
-    """Presidio's acceptance rule on one window: ``PhoneNumberMatcher`` leniency VALID.
-
-    That is a valid number whose ``x`` characters are an extension or carrier code and which
-    carries the national prefix where the region's format requires one (``17151 2450`` is no
-    French number without its leading 0). The matcher's own verifier is reused so the rule
-    stays identical to the anchor's.
-    """
-    try:
-        number = phonenumbers.parse(window, region, keep_raw_input=True)
-    except phonenumbers.NumberParseException:
-        return False
-    return bool(_verify(Leniency.VALID, number, window, None))  # type: ignore[arg-type]  # VALID never reads the matcher
