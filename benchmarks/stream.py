@@ -143,7 +143,11 @@ class Bench:
         tag = uuid.uuid4().hex[:8]
         self.tag = tag
         prefix = f"bench{tag}."
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VEIL_")}
+        # Tuning knobs (VEIL_PRODUCER_*, VEIL_STREAM_*) pass through to both pipelines.
+        keep = ("VEIL_PRODUCER_", "VEIL_STREAM_")
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("VEIL_") or k.startswith(keep)
+        }
         env.update(
             VEIL_KAFKA_BOOTSTRAP=BOOTSTRAP,
             VEIL_APP_ID=f"bench-{tag}",

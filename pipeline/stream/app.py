@@ -172,9 +172,13 @@ def create_app(
     async def produce(records: list[OutRecord], tp: Any) -> None:
         producer: Any = app.producer  # the aiokafka driver (private parts used below)
         if not app.in_transaction:
+            # The aiokafka producer under Faust's wrapper (the one Faust flushes before it
+            # commits offsets): the wrapper's per-record sensor and argument handling cost
+            # about a fifth of handing a record over, and the worker hands over 4-8 per input.
+            aio = producer._ensure_producer()
             for rec in records:
-                fut: asyncio.Future[Any] = await producer.send(
-                    rec.topic, rec.key, rec.value, None, None, list(rec.headers)
+                fut: asyncio.Future[Any] = await aio.send(
+                    rec.topic, rec.value, key=rec.key, headers=list(rec.headers)
                 )
                 fut.add_done_callback(_crash_on_failure)
             return
