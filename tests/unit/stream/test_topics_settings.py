@@ -61,6 +61,9 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ("VEIL_PARTITIONS", "0"),
         ("VEIL_TOPIC_LOG", "bad topic!"),
         ("VEIL_WEB_PORT", "70000"),
+        ("VEIL_PRODUCER_LINGER", "-0.5"),
+        ("VEIL_PRODUCER_LINGER", "2.5"),
+        ("VEIL_PRODUCER_MAX_BATCH_SIZE", "512"),
     ],
 )
 def test_bad_settings_name_the_variable_not_the_value(
@@ -71,3 +74,13 @@ def test_bad_settings_name_the_variable_not_the_value(
         load_settings()
     assert env in str(info.value)
     assert value not in str(info.value)
+
+
+def test_producer_settings_reach_faust(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.stream.app import faust_options
+
+    assert faust_options(load_settings())["producer_linger"] == 0.005  # the default
+    monkeypatch.setenv("VEIL_PRODUCER_LINGER", "0.02")
+    monkeypatch.setenv("VEIL_PRODUCER_MAX_BATCH_SIZE", "65536")
+    opts = faust_options(load_settings())
+    assert (opts["producer_linger"], opts["producer_max_batch_size"]) == (0.02, 65536)
