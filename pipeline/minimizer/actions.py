@@ -124,4 +124,18 @@ def _hour(value: str) -> str | None:
     return None if ts is None else generalize_timestamp(ts)
 
 
-__all__ = ["MISSING", "REDACTED", "apply_action", "apply_field", "check_type", "type_ok"]
+def forget_memos() -> None:
+    """Empty the generalization memos (see :func:`pipeline.minimizer.core.forget_scans`)."""
+    _network.cache_clear()
+    _hour.cache_clear()
+
+
+__all__ = [
+    "MISSING",
+    "REDACTED",
+    "apply_action",
+    "apply_field",
+    "check_type",
+    "forget_memos",
+    "type_ok",
+]

@@ -18,7 +18,14 @@ from pipeline.consent import Consent
 from pipeline.errors import MalformedEvent, PolicyError, Reason, RecordError
 from pipeline.events import KINDS, parse_timestamp
 from pipeline.minimizer import media as _media
-from pipeline.minimizer.actions import MISSING, apply_action, apply_field, check_type, type_ok
+from pipeline.minimizer.actions import (
+    MISSING,
+    apply_action,
+    apply_field,
+    check_type,
+    forget_memos,
+    type_ok,
+)
 from pipeline.minimizer.plan import Leaf, Node, Obj, Plan, plan_for
 from pipeline.minimizer.prescan import needs_view, view
 from pipeline.minimizer.state import RecordState, ScanFn
@@ -72,11 +79,33 @@ class Minimized:
     audit: AuditEntry
 
 
+# Texts up to this many characters have their findings remembered across records, at most
+# this many (least recently used dropped first): field values repeat in a log stream (user
+# agents, app names, URL path segments), and scanning is the minimizer's main cost. The memo
+# lives in this process only and holds at most about 2 MB of text.
+SCAN_MEMO_CHARS = 256
+SCAN_MEMO_ENTRIES = 8192
+
+
 @functools.cache
 def _default_scan() -> ScanFn:
     from detectors.scanner import scan
 
-    return scan
+    if SCAN_MEMO_ENTRIES <= 0:
+        return scan
+    remembered = functools.lru_cache(maxsize=SCAN_MEMO_ENTRIES)(scan)
+
+    def scan_short_remembered(text: str) -> list[Finding]:
+        return remembered(text) if len(text) <= SCAN_MEMO_CHARS else scan(text)
+
+    return scan_short_remembered
+
+
+def forget_scans() -> None:
+    """Empty the cross-record memos (benchmarks time each round from cold memos)."""
+    _default_scan.cache_clear()
+    view.cache_clear()
+    forget_memos()
 
 
 def minimize(
@@ -338,4 +367,4 @@ class _Walker:
         self.st.audit.field(leaf.path, leaf.action)
 
 
-__all__ = ["MinimizeContext", "Minimized", "minimize", "minimize_all"]
+__all__ = ["MinimizeContext", "Minimized", "forget_scans", "minimize", "minimize_all"]

@@ -404,3 +404,28 @@ def test_entity_pseudonym_in_text_matches_the_field_pseudonym(
     assert out is not None
     token = ctx.keys.pseudonym("jo@example.com", "security")
     assert out["payload"]["message"] == f"from <EMAIL_ADDRESS:{token}>"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        FULL_LOG,
+        {"message": "call +44 20 7946 0530 or mail eva.muller806@example.org"},
+        {"url": "https://www.example.com/a?email=jo%40example.com&q=x", "message": "no pii"},
+    ],
+)
+def test_remembered_scans_give_the_results_of_fresh_ones(
+    policy: Policy, ctx: MinimizeContext, payload: dict[str, object]
+) -> None:
+    """The cross-record scan memo only saves work: warm, cold and unmemoized agree."""
+    from detectors.scanner import scan
+    from pipeline.minimizer.core import forget_scans
+
+    event = log_event(payload)
+    forget_scans()
+    cold = minimize_all(event, policy=policy, consent=Consent.none(), context=ctx)
+    warm = minimize_all(event, policy=policy, consent=Consent.none(), context=ctx)
+    fresh_ctx = MinimizeContext(keys=ctx.keys, now=ctx.now, scan=scan)
+    fresh = minimize_all(event, policy=policy, consent=Consent.none(), context=fresh_ctx)
+    assert cold == warm == fresh
+    assert any(m.audit.entities for m in cold.values())  # the payloads do hold findings
