@@ -64,26 +64,6 @@ class OutRecord:
     headers: codecs.Headers = ()
 
 
-def _caching_scan(scan: ScanFn) -> ScanFn:
-    # Every purpose scans the same free text: scan it once per record. The cache lives only
-    # as long as one record is processed, so no text outlives its record in memory.
-    cache: dict[str, list[Finding]] = {}
-
-    def cached(text: str) -> list[Finding]:
-        found = cache.get(text)
-        if found is None:
-            found = cache[text] = scan(text)
-        return list(found)
-
-    return cached
-
-
-def _default_scan() -> ScanFn:
-    from detectors.scanner import scan
-
-    return scan
-
-
 class EventProcessor:
     """Minimize raw event records for every purpose of the policy.
 
@@ -179,7 +159,9 @@ class EventProcessor:
         context = MinimizeContext(
             keys=self.keys,
             now=self.clock(),
-            scan=_caching_scan(self._scan or _default_scan()),
+            # None: the core's default scanner, which scans each text once per record and
+            # remembers short texts' findings across records (as in replay).
+            scan=self._scan,
         )
         cpu = time.process_time()
         results = minimize_all(event, policy=self.policy, consent=consent, context=context)
