@@ -143,7 +143,8 @@ def _check_string(value: str, key: str) -> None:
     if key != MEDIA_FIELD and len(value) > MAX_STRING_CHARS:
         msg = f"a string is over {MAX_STRING_CHARS} characters"
         raise MalformedEvent(Reason.TOO_LARGE, msg)
-    if _SURROGATE.search(value):  # "\ud800" in JSON: not encodable as UTF-8
+    # ASCII text holds no surrogate: the search only runs on the rest.
+    if not value.isascii() and _SURROGATE.search(value):  # "\ud800" in JSON: not UTF-8
         msg = "a string holds an unpaired UTF-16 surrogate"
         raise MalformedEvent(Reason.INVALID_UTF8, msg)
 

@@ -17,6 +17,7 @@ the key) ever leaves this module; it is what audit records name.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -40,6 +41,7 @@ _BASE = "*"
 _ASSIGN = re.compile(r"^\s*(\*|[A-Za-z_][A-Za-z0-9_]*)\s*=\s*\S")
 
 
+@functools.lru_cache(maxsize=64)  # a run has a handful of keys; one sha256 per record saved
 def key_id(key: bytes) -> str:
     """A stable, non-reversible fingerprint of ``key`` for audit records."""
     return hashlib.sha256(b"veil-pseudonym-key-id\x00" + key).hexdigest()[:12]
@@ -137,9 +139,21 @@ class PseudonymKeys:
             ConfigError: no key applies to ``purpose``.
         """
         key, domain = self._key_for(purpose, cross_service)
-        message = f"veil/v1\x00{domain}\x00{value}".encode("utf-8", "surrogatepass")
-        digest = hmac.new(key, message, hashlib.sha256).hexdigest()
-        return TOKEN_PREFIX + digest[:TOKEN_HEX_CHARS]
+        mac = _keyed_prefix(key, domain).copy()
+        mac.update(value.encode("utf-8", "surrogatepass"))
+        return TOKEN_PREFIX + mac.hexdigest()[:TOKEN_HEX_CHARS]
+
+
+@functools.lru_cache(maxsize=64)
+def _keyed_prefix(key: bytes, domain: str) -> hmac.HMAC:
+    """HMAC state after ``veil/v1``, NUL, the domain, NUL: each pseudonym copies it and adds
+    the value.
+
+    The same bytes through the same HMAC as hashing the whole message at once, without
+    deriving the key pads again for every value.
+    """
+    prefix = f"veil/v1\x00{domain}\x00".encode("utf-8", "surrogatepass")
+    return hmac.new(key, prefix, hashlib.sha256)
 
 
 def _restore(base: bytes | None, per_purpose: dict[str, bytes], ephemeral: bool) -> PseudonymKeys:

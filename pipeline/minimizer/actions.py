@@ -128,6 +128,7 @@ def forget_memos() -> None:
     """Empty the generalization memos (see :func:`pipeline.minimizer.core.forget_scans`)."""
     _network.cache_clear()
     _hour.cache_clear()
+    generalize_ip.cache_clear()
 
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -16,6 +17,7 @@ _NUMBER = re.compile(r"[-+]?\d{1,3}(?:\.\d+)?")
 _HEMISPHERE = re.compile(r"[NSEWnsew]")
 
 
+@functools.lru_cache(maxsize=4096)  # pure; client addresses repeat in logs
 def generalize_ip(text: str, *, with_prefix: bool = True) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) network holding ``text``; None if not an IP address.
 
