@@ -14,6 +14,7 @@ dropped downstream by its allow-list.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -22,10 +23,13 @@ from typing import Any
 
 # %h %l %u %t "%r" %>s %b ["%{Referer}i" "%{User-agent}i"]. The user agent's closing quote is
 # optional: real logs (e.g. the elastic sample) truncate long lines inside it.
+# Quoted fields use the unrolled form [^"\\]*(?:\\.[^"\\]*)* of (?:[^"\\]|\\.)*: the same strings,
+# without one alternation per character (a third of the parse time on long user agents).
+_QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
 _ACCESS = re.compile(
     r"^(?P<host>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]+)\] "
-    r'"(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}|-) (?P<size>\d+|-)'
-    r'(?: "(?P<referrer>(?:[^"\\]|\\.)*)"(?: "(?P<agent>(?:[^"\\]|\\.)*)"?)?)?\s*$'
+    rf'"(?P<request>{_QUOTED})" (?P<status>\d{{3}}|-) (?P<size>\d+|-)'
+    rf'(?: "(?P<referrer>{_QUOTED})"(?: "(?P<agent>{_QUOTED})"?)?)?\s*$'
 )
 
 # METHOD TARGET [PROTOCOL] (no protocol: HTTP/0.9). Anything else is not a request line.
@@ -65,8 +69,12 @@ class LineOrigin:
 
         The file name is hashed rather than embedded: a path can name a person.
         """
-        digest = hashlib.sha256(self.file.encode("utf-8", "surrogateescape")).hexdigest()[:10]
-        return f"replay-{digest}-{self.line}"
+        return f"replay-{_file_digest(self.file)}-{self.line}"
+
+
+@functools.lru_cache(maxsize=64)  # one hash per input file, not per line
+def _file_digest(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:10]
 
 
 def _iso(ts: datetime) -> str:
@@ -78,6 +86,7 @@ _ACCESS_TIME = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1024)  # busy logs repeat the second; pure
 def _access_time(text: str) -> str | None:
     # strptime is a third of the parser's cost on access logs; the layout is fixed
     # ("17/May/2015:10:05:03 +0000"), so read it directly.
