@@ -244,6 +244,15 @@ class Bench:
         self.reader.close()
         self.flood.close()
         self.paced.close()
+        # Leave no topics behind: every topic on the broker adds to each client's metadata
+        # responses (decoded in Python by aiokafka), so stale ones slow later runs down.
+        admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        try:
+            ours = [t for t in admin.list_topics() if self.tag in t]
+            if ours:
+                admin.delete_topics(ours)
+        finally:
+            admin.close()
 
     def _ends(self) -> dict[TopicPartition, int]:
         return dict(self.reader.end_offsets(self.tps))
