@@ -28,6 +28,7 @@ class Cls(StrEnum):
     IBAN = "IBAN"
     GPS = "GPS"
     GPS_DMS = "GPS_DMS"
+    GPS_KV = "GPS_KV"
     UUID = "UUID"
     MAC = "MAC"
     IPV6 = "IPV6"
@@ -76,6 +77,14 @@ _GPS = (
     + _DEC_LON
     + r"(?:[ ]?°)?(?:[ ]?[EWew])?"
 )
+# One labelled component: "lat=48.858370", "longitude: 2.2945", '"lng": -122.4194'. Each half
+# alone is precise location (URL query pairs and JSON keys are scanned one pair at a time).
+# Letters spelled as classes: the same regex must compile in re, RE2 and Hyperscan.
+_GPS_KEY = (
+    r"(?:[Ll][Aa][Tt](?:[Ii][Tt][Uu][Dd][Ee])?"
+    r"|[Ll][Oo][Nn](?:[Gg](?:[Ii][Tt][Uu][Dd][Ee])?)?|[Ll][Nn][Gg])"
+)
+_GPS_KV = r"\b" + _GPS_KEY + r"[\"']?[ ]{0,2}[=:][ ]{0,2}[\"']?[-+]?\d{1,3}\.\d{3,10}\b"
 _DMS_ONE = r"\d{1,3}°[ ]?\d{1,2}['′][ ]?\d{1,2}(?:\.\d{1,4})?(?:\"|″|'')?[ ]?"
 _GPS_DMS = _DMS_ONE + r"[NSns][ ,;]{1,3}" + _DMS_ONE + r"[EWew]"
 
@@ -99,6 +108,7 @@ PATTERNS: tuple[CandidatePattern, ...] = (
     ),
     CandidatePattern(Cls.GPS, _GPS, frozenset({"GPS_COORDINATES"})),
     CandidatePattern(Cls.GPS_DMS, _GPS_DMS, frozenset({"GPS_COORDINATES"})),
+    CandidatePattern(Cls.GPS_KV, _GPS_KV, frozenset({"GPS_COORDINATES"})),
     CandidatePattern(
         Cls.UUID,
         r"\b" + _HEX + "{8}-" + _HEX + "{4}-" + _HEX + "{4}-" + _HEX + "{4}-" + _HEX + r"{12}\b",

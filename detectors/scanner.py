@@ -34,6 +34,7 @@ from detectors.numbers import classify_run
 from detectors.patterns import ENTITY_TYPES, Cls, patterns_for
 from detectors.validators import (
     dms_ok,
+    gps_component_start,
     gps_ok,
     iban_end,
     ipv6_ok,
@@ -169,6 +170,11 @@ class Scanner:
             if "EMAIL_ADDRESS" not in wanted:
                 return []
             return [Finding(s, e, "EMAIL_ADDRESS", _SCORES["EMAIL_ADDRESS"], "pattern")]
+        if cls is Cls.GPS_KV:  # the finding is the value; the label stays readable
+            at = gps_component_start(text[s:e])
+            if at is None or "GPS_COORDINATES" not in wanted:
+                return []
+            return [Finding(s + at, e, "GPS_COORDINATES", _SCORES["GPS_COORDINATES"], "pattern")]
         entity, ok, end = self._simple(cls, text, s, e)
         if not ok or entity not in wanted:
             return []

@@ -140,6 +140,22 @@ def gps_ok(candidate: str, before: str) -> bool:
     return marked or _GPS_CONTEXT.search(before) is not None
 
 
+_GPS_VALUE = re.compile(r"[-+]?(\d{1,3})\.\d{3,10}$")
+
+
+def gps_component_start(candidate: str) -> int | None:
+    """Where the value of a labelled coordinate ("lat=48.858370") starts, or None.
+
+    Accepted when the value is in range for the label (latitude 90, longitude 180) and has at
+    least three decimals (about 100 m): "lat=1.5" or "long: 12.5" are not locations.
+    """
+    m = _GPS_VALUE.search(candidate)
+    if m is None:
+        return None
+    limit = 90 if candidate[:3].lower() == "lat" else 180
+    return m.start() if int(m.group(1)) <= limit else None
+
+
 def dms_ok(candidate: str) -> bool:
     """Degrees-minutes-seconds pair with minutes and seconds below 60 and degrees in range."""
     parts = re.findall(r"(\d{1,3})°[ ]?(\d{1,2})['′][ ]?(\d{1,2})", candidate)

@@ -4,7 +4,8 @@ The detailed pass over a URL scans each path segment, query pair and the fragmen
 decoded once and fully (three to ten scanner calls for an access-log URL), and a text with
 percent-escapes has its encoded tokens decoded and scanned one by one. Instead, each such
 value is first scanned once in a *view*: the forms the detailed pass would scan (raw; decoded
-once and fully; for URLs, their decoded parts with the URL separators turned into spaces),
+once and fully; for URLs, their decoded parts with the URL separators but ``=`` turned into
+spaces),
 separated by blank lines, which no detector matches across. A value with no finding in its
 view is *clean*: the detailed pass returns it unchanged without scanning it again. Any
 finding, even a URL or a false positive, sends the value through the detailed pass, so this
@@ -23,7 +24,8 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 from pipeline.minimizer.text import full_unquote
 
 SEPARATOR = "\n\n"
-_URL_SEPARATORS = str.maketrans(dict.fromkeys("/?#&=", " "))
+# "=" stays: a query pair is scanned as "key=value" (the key is the value's context).
+_URL_SEPARATORS = str.maketrans(dict.fromkeys("/?#&", " "))
 
 
 def needs_view(value: str, is_url: bool) -> bool:
@@ -56,6 +58,8 @@ def _url_view(url: str) -> str | None:
         return None  # "a0:00:00:00:00:00" splits inside the value: the detailed pass decides
     once = unquote(parts.netloc) + " " + unquote(parts.path) + " " + unquote_plus(parts.query)
     once += " " + unquote_plus(parts.fragment)
+    # Parts joined by spaces: PII that spans parts ("account" in the path, the number in the
+    # fragment) is in the view, as the detailed pass's final whole-URL scan would see it.
     forms = dict.fromkeys((once, full_unquote(once)))
     return SEPARATOR.join(f.translate(_URL_SEPARATORS) for f in forms)
 

@@ -23,7 +23,7 @@ from urllib.parse import (
 from detectors.findings import Finding
 from pipeline.minimizer import text as _text
 from pipeline.minimizer.generalize import generalize_ip
-from pipeline.minimizer.state import RecordState
+from pipeline.minimizer.state import RecordState, replace_entity
 from pipeline.policy.models import Action
 
 REDACTED_HOST = "redacted.invalid"  # RFC 2606: a name that can never resolve
@@ -61,7 +61,41 @@ def minimize_url(url: str, path: str, st: RecordState, depth: int = 1) -> str:
         if "=" in parts.fragment
         else _part(parts.fragment, path, st, depth, query=False)
     )
-    return urlunsplit((parts.scheme, netloc, new_path, query, fragment))
+    return _residual_check(
+        urlunsplit((parts.scheme, netloc, new_path, query, fragment)), path, st, depth
+    )
+
+
+def _residual_check(url: str, path: str, st: RecordState, depth: int) -> str:
+    """Fail closed on PII that no single part showed: scan the rebuilt URL as a whole.
+
+    Each part is scanned on its own, so a value that spans parts ("account" in the path and
+    the number in the fragment; a phone written with slashes) is seen by none. What the whole
+    URL still holds is rewritten as text; what only its decoded form shows cannot be placed
+    back into the escapes, so the URL is redacted whole.
+    """
+    residual = _residual(url, st)
+    if residual:
+        return _text.rewrite(url, residual, path, st, depth)
+    decoded = _text.full_unquote(url)
+    if decoded != url and _residual(decoded, st):
+        st.audit.entity(path, "URL", Action.REDACT)
+        return "<URL>"
+    return url
+
+
+def _residual(text: str, st: RecordState) -> list[Finding]:
+    out = []
+    for f in st.scan(text):
+        if f.entity_type == "URL":
+            continue
+        span = text[f.start : f.end]
+        action = st.entity_action(f.entity_type)
+        if action is Action.GENERALIZE and generalize_ip(span, with_prefix=False) == span:
+            continue  # a network address this pass already wrote (198.51.100.0)
+        if replace_entity(span, f.entity_type, action, st) != span:
+            out.append(f)
+    return out
 
 
 def _netloc(

@@ -108,6 +108,14 @@ CASES = [
     ("48°51'30\"N 2°17'40\"E", "GPS_COORDINATES", "48°51'30\"N 2°17'40\"E"),
     ("prices 1.25, 3.50", "GPS_COORDINATES", None),
     ("at 95.12345, 10.12345", "GPS_COORDINATES", None),
+    # one labelled component is precise location on its own (a URL pair, a JSON key)
+    ("lat=48.858370", "GPS_COORDINATES", "48.858370"),
+    ('{"lng": -122.419416}', "GPS_COORDINATES", "-122.419416"),
+    ("longitude: 2.2945 ok", "GPS_COORDINATES", "2.2945"),
+    ("lat=1.5", "GPS_COORDINATES", None),  # under three decimals: not a location
+    ("lat=95.1234", "GPS_COORDINATES", None),  # out of range for a latitude
+    ("long: 12.5 ms", "GPS_COORDINATES", None),
+    ("flat=12.345", "GPS_COORDINATES", None),  # not the label "lat"
     # URL
     ("see https://example.com/a?b=1.", "URL", "https://example.com/a?b=1"),
     ("www.example.org/path ok", "URL", "www.example.org/path"),

@@ -154,6 +154,21 @@ def test_p5_pii_split_by_a_scheme_like_colon_is_removed(
         assert shown == expected
 
 
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("account # 000000012", "000000012"),  # keyword and number in different URL parts
+        ("https://m.example/?lat=48.858370&lon=2.294481", "48.858370"),  # one pair each
+        ("https://m.example/?lat=48.858370&lon=2.294481", "2.294481"),
+    ],
+)
+def test_p5_p10_pii_split_across_url_parts_is_removed(run: Run, url: str, secret: str) -> None:
+    """Found by the property test: each URL part alone held no finding, so both leaked."""
+    out = run(log_event({"url": url})).event
+    assert out is not None
+    assert secret not in json.dumps(out)
+
+
 def test_p4_ip_host_in_url_is_generalized(run: Run) -> None:
     out = run(log_event({"url": "http://user:pw@198.51.100.7:8080/x"})).event
     assert out is not None
