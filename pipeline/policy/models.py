@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from detectors.patterns import ENTITY_TYPES as SCANNER_ENTITY_TYPES
 from pipeline.consent import Consent
 
 # Event kinds of DESIGN.md (Events). ``common`` in the policy's field table applies to all.
@@ -27,23 +28,8 @@ COMMON = "common"
 # Clause ids of POLICY-MAP.md.
 CLAUSES: frozenset[str] = frozenset(f"P{i}" for i in range(1, 18))
 
-# Entity types the detectors report (detectors.scanner contract).
-ENTITY_TYPES: frozenset[str] = frozenset(
-    {
-        "EMAIL_ADDRESS",
-        "PHONE_NUMBER",
-        "CREDIT_CARD",
-        "IBAN_CODE",
-        "IP_ADDRESS",
-        "MAC_ADDRESS",
-        "IMEI",
-        "DEVICE_ID",
-        "US_SSN",
-        "GPS_COORDINATES",
-        "URL",
-        "ACCOUNT_NUMBER",
-    }
-)
+# Entity types the detectors report: the scanner's own list, so the two cannot drift.
+ENTITY_TYPES: frozenset[str] = SCANNER_ENTITY_TYPES
 
 # The consent key that lets pseudonyms be joined across purposes (P12).
 CROSS_SERVICE = "cross_service"
