@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,7 +129,15 @@ class EventProcessor:
             dl = DeadLetter(Reason.INTERNAL_ERROR, type(exc).__name__, source.as_dict(), raw or b"")
             return [self.deadletter(dl, key)]
         except Exception as exc:  # fail closed: a bug must not forward or crash the worker
-            log.exception("unexpected error minimizing %s", source.as_dict())
+            # Type and frames only: an exception's message may quote the value it choked on.
+            log.error(
+                "unexpected %s minimizing %s at %s",
+                type(exc).__name__,
+                source.as_dict(),
+                " <- ".join(
+                    f"{f.name}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__)
+                ),
+            )
             msg = f"unexpected {type(exc).__name__} while minimizing"
             dl = DeadLetter(Reason.INTERNAL_ERROR, msg, source.as_dict(), raw or b"")
             return [self.deadletter(dl, key)]

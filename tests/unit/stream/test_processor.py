@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -139,9 +140,11 @@ def test_anonymous_event_is_processed_under_the_default_policy(proc: EventProces
     assert all(r.key is None for r in out)
 
 
-def test_a_bug_in_the_core_is_dead_lettered_not_raised(policy: Policy) -> None:
+def test_a_bug_in_the_core_is_dead_lettered_not_raised(
+    policy: Policy, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken_scan(text: str) -> list[Any]:
-        raise ZeroDivisionError
+        raise ZeroDivisionError(f"choked on {text}")  # a careless message quoting the value
 
     proc = EventProcessor(
         policy=policy,
@@ -152,8 +155,12 @@ def test_a_bug_in_the_core_is_dead_lettered_not_raised(policy: Policy) -> None:
         clock=lambda: NOW,
         scan=broken_scan,
     )
-    out = run(proc, json.dumps(event()).encode())
+    raw = json.dumps(event()).encode()
+    with caplog.at_level(logging.DEBUG):
+        out = run(proc, raw)
     assert [dict(r.headers)["veil-reason"] for r in out] == [b"internal_error"]
+    assert "ZeroDivisionError" in caplog.text
+    assert "choked on" not in caplog.text  # the exception's message never reaches the log
 
 
 def test_free_text_is_scanned_once_per_record(policy: Policy) -> None:
