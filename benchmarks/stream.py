@@ -176,15 +176,21 @@ class Bench:
                     },
                 )
             # Arrival time = the broker's append time, read back after the phase.
-            admin.alter_configs(
-                [
-                    ConfigResource(
-                        ConfigResourceType.TOPIC,
-                        self.dst,
-                        configs={"message.timestamp.type": "LogAppendTime"},
-                    )
-                ]
+            resource = ConfigResource(
+                ConfigResourceType.TOPIC,
+                self.dst,
+                configs={"message.timestamp.type": "LogAppendTime"},
             )
+            for attempt in range(40):
+                try:
+                    admin.alter_configs([resource])
+                    break
+                except ValueError:
+                    # kafka-python checks the name against the topic's described configs,
+                    # which a just-created topic may not report yet: wait and ask again.
+                    if attempt == 39:
+                        raise
+                    time.sleep(0.25)
         finally:
             admin.close()
         self.reader = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
