@@ -7,10 +7,10 @@ own file; never use it in logs).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from pipeline.cli.env import env_flag
 from pipeline.errors import MediaError
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -23,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "--show-values",
         action="store_true",
-        default=os.environ.get("VEIL_INSPECT_SHOW_VALUES", "") in ("1", "true", "yes"),
+        default=env_flag("VEIL_INSPECT_SHOW_VALUES"),
         help="also print values where a reader exposes them (env VEIL_INSPECT_SHOW_VALUES)",
     )
     p.set_defaults(func=handler)

@@ -23,14 +23,11 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from detectors.findings import Finding
+from pipeline.cli.env import env_flag
 
 CHUNK_BYTES = 1 << 20  # longest piece scanned at once
 _CUT_BACK = 256  # how far back from the limit a whitespace is looked for
 _MASK = "****"
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -56,19 +53,19 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--redact",
         action="store_true",
-        default=_env_flag("VEIL_SCAN_REDACT"),
+        default=env_flag("VEIL_SCAN_REDACT"),
         help="print the text with each finding replaced by <ENTITY_TYPE> (env VEIL_SCAN_REDACT)",
     )
     p.add_argument(
         "--show-values",
         action="store_true",
-        default=_env_flag("VEIL_SCAN_SHOW_VALUES"),
+        default=env_flag("VEIL_SCAN_SHOW_VALUES"),
         help="print matched values instead of a mask (env VEIL_SCAN_SHOW_VALUES)",
     )
     p.add_argument(
         "--ner",
         action="store_true",
-        default=_env_flag("VEIL_SCAN_NER"),
+        default=env_flag("VEIL_SCAN_NER"),
         help="also find PERSON and LOCATION with Presidio + spaCy (env VEIL_SCAN_NER)",
     )
     p.add_argument(

@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from pipeline.cli.env import env_flag
 from pipeline.errors import MediaError
 from pipeline.media import MediaPolicy, StripResult, strip_file
 
@@ -42,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "--keep-dates",
         action="store_true",
-        default=os.environ.get("VEIL_STRIP_KEEP_DATES", "") in ("1", "true", "yes"),
+        default=env_flag("VEIL_STRIP_KEEP_DATES"),
         help="keep capture dates (env VEIL_STRIP_KEEP_DATES)",
     )
     p.set_defaults(func=handler)
