@@ -45,14 +45,6 @@ def minimize_url(url: str, path: str, st: RecordState, depth: int = 1) -> str:
     except ValueError:  # bad IPv6 brackets, port out of range: not a URL we can rebuild
         st.audit.entity(path, "URL", Action.REDACT)
         return "<URL>"
-    colon = url.find(":")
-    if parts.scheme and not parts.netloc and colon > 0:
-        # "scheme:rest" without "//": a MAC, an IPv6 address or a time ("a0:00:00:00:00:00")
-        # reads as scheme "a0" plus a path, and no part alone holds the whole value. PII
-        # across that first colon is rewritten as free text (fail closed).
-        found = st.scan(url)
-        if any(f.start < colon < f.end for f in found):
-            return _text.rewrite(url, found, path, st, depth)
     netloc = _netloc(parts, host, port, path, st)
     new_path = "/".join(_part(seg, path, st, depth, query=False) for seg in parts.path.split("/"))
     query = "&".join(_pair(pair, path, st, depth) for pair in parts.query.split("&"))
@@ -70,7 +62,8 @@ def _residual_check(url: str, path: str, st: RecordState, depth: int) -> str:
     """Fail closed on PII that no single part showed: scan the rebuilt URL as a whole.
 
     Each part is scanned on its own, so a value that spans parts ("account" in the path and
-    the number in the fragment; a phone written with slashes) is seen by none. What the whole
+    the number in the fragment; a MAC or IPv6 address read as "scheme:path", such as
+    "a0:00:00:00:00:00") is seen by none. What the whole
     URL still holds is rewritten as text; what only its decoded form shows cannot be placed
     back into the escapes, so the URL is redacted whole.
     """
