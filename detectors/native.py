@@ -1,0 +1,86 @@
+"""Which detector modules are compiled to C with mypyc, and the check that they are current.
+
+The scanner's hot path (candidate matching, digit-run classification, phone validation) is
+plain typed Python. ``scripts/build-native`` (run by ``scripts/setup`` and ``scripts/test``)
+compiles the modules in :data:`COMPILED` with mypyc into extension modules next to their
+sources; Python then imports the extension instead of the ``.py``. That roughly halves the
+scanner's time per event (numbers in the README). Where no C compiler is available the build is
+skipped and the same modules run as Python, with identical results.
+
+An extension module shadows its source, so a stale build would silently run old code after
+an edit or a ``git pull``. The build therefore records the SHA-256 of every compiled source in
+:data:`MANIFEST`, and :func:`verify` (called when :mod:`detectors` is imported) refuses to
+import a stale build. Hashes, not mtimes: a checkout that rewrites a file with the same bytes
+is not stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+__all__ = ["COMPILED", "MANIFEST", "StaleNativeBuild", "compiled_modules", "verify"]
+
+# The modules mypyc compiles, as paths relative to the repository root. Every module a compiled
+# one imports at call time on the hot path is here too: calls between compiled modules are
+# direct C calls, calls out to Python modules are not.
+COMPILED: tuple[str, ...] = (
+    "detectors/findings.py",
+    "detectors/patterns.py",
+    "detectors/validators.py",
+    "detectors/numbers.py",
+    "detectors/matchers.py",
+    "detectors/scanner.py",
+)
+MANIFEST = "_native_manifest.json"  # written into the package directory by the build
+_PACKAGE = Path(__file__).resolve().parent
+
+
+class StaleNativeBuild(ImportError):
+    """A compiled detector module does not match its source; rebuild with scripts/build-native."""
+
+
+def source_hashes(package: Path = _PACKAGE) -> dict[str, str]:
+    """SHA-256 of each compiled module's source, keyed by module file name (``numbers.py``)."""
+    out: dict[str, str] = {}
+    for rel in COMPILED:
+        name = rel.rsplit("/", 1)[-1]
+        out[name] = hashlib.sha256((package / name).read_bytes()).hexdigest()
+    return out
+
+
+def compiled_modules(package: Path = _PACKAGE) -> list[str]:
+    """Names (``numbers.py``) of the compiled modules with an extension module in ``package``."""
+    return [
+        rel.rsplit("/", 1)[-1]
+        for rel in COMPILED
+        if any(package.glob(rel.rsplit("/", 1)[-1][:-3] + ".*.so"))
+    ]
+
+
+def verify(package: Path = _PACKAGE) -> None:
+    """Refuse a compiled build that does not match the sources next to it.
+
+    No extension module at all is fine (pure Python). Otherwise the manifest must exist and
+    name the current hash of every compiled module's source.
+
+    Raises:
+        StaleNativeBuild: an extension module exists but the manifest is missing, unreadable or
+            records a different source hash; the message names the module files.
+    """
+    present = compiled_modules(package)
+    if not present:
+        return
+    try:
+        recorded = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = {}
+    current = source_hashes(package)
+    stale = sorted(n for n in current if recorded.get(n) != current[n] or n not in present)
+    if stale:
+        msg = (
+            f"compiled detector modules do not match their sources ({', '.join(stale)}): "
+            "run scripts/build-native (or delete detectors/*.so to run pure Python)"
+        )
+        raise StaleNativeBuild(msg)

@@ -1,0 +1,91 @@
+"""The compiled (mypyc) detector build: stale builds are refused, CI runs the compiled code."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from detectors import native
+
+SO = ".cpython-311-x86_64-linux-gnu.so"
+
+
+def _package(tmp_path: Path) -> Path:
+    for rel in native.COMPILED:
+        (tmp_path / rel.rsplit("/", 1)[-1]).write_text(f"# source of {rel}\n", encoding="utf-8")
+    return tmp_path
+
+
+def _compile(pkg: Path, names: list[str] | None = None) -> None:
+    for rel in native.COMPILED:
+        name = rel.rsplit("/", 1)[-1]
+        if names is None or name in names:
+            (pkg / (name[:-3] + SO)).write_bytes(b"\x7fELF")
+
+
+def _manifest(pkg: Path, hashes: dict[str, str]) -> None:
+    (pkg / native.MANIFEST).write_text(json.dumps(hashes), encoding="utf-8")
+
+
+def test_pure_python_package_is_accepted(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    assert native.compiled_modules(pkg) == []
+    native.verify(pkg)  # no extension modules: nothing to check
+
+
+def test_fresh_build_is_accepted(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    _compile(pkg)
+    _manifest(pkg, native.source_hashes(pkg))
+    assert len(native.compiled_modules(pkg)) == len(native.COMPILED)
+    native.verify(pkg)
+
+
+def test_edited_source_makes_the_build_stale(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    _compile(pkg)
+    _manifest(pkg, native.source_hashes(pkg))
+    (pkg / "numbers.py").write_text("# edited\n", encoding="utf-8")
+    with pytest.raises(native.StaleNativeBuild, match=r"\(numbers\.py\).*build-native"):
+        native.verify(pkg)
+
+
+@pytest.mark.parametrize("manifest", [None, "not json", "{}"])
+def test_missing_or_bad_manifest_is_stale(tmp_path: Path, manifest: str | None) -> None:
+    pkg = _package(tmp_path)
+    _compile(pkg)
+    if manifest is not None:
+        (pkg / native.MANIFEST).write_text(manifest, encoding="utf-8")
+    with pytest.raises(native.StaleNativeBuild):
+        native.verify(pkg)
+
+
+def test_partial_build_is_stale(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    _compile(pkg, ["scanner.py"])  # scanner compiled, its callees not: a half-done build
+    _manifest(pkg, native.source_hashes(pkg))
+    with pytest.raises(native.StaleNativeBuild, match=r"numbers\.py"):
+        native.verify(pkg)
+
+
+def test_touch_without_change_is_not_stale(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    _compile(pkg)
+    _manifest(pkg, native.source_hashes(pkg))
+    src = pkg / "numbers.py"
+    os.utime(src, (src.stat().st_atime + 60, src.stat().st_mtime + 60))  # newer mtime only
+    native.verify(pkg)
+
+
+@pytest.mark.skipif(
+    os.environ.get("VEIL_REQUIRE_NATIVE") != "1",
+    reason="set VEIL_REQUIRE_NATIVE=1 (CI does) to require the compiled build",
+)
+@pytest.mark.parametrize("rel", native.COMPILED)
+def test_ci_runs_the_compiled_modules(rel: str) -> None:
+    module = importlib.import_module(rel[:-3].replace("/", "."))
+    assert str(module.__file__).endswith(".so"), f"{rel} runs as Python, not compiled"
