@@ -120,36 +120,38 @@ class HyperscanMatcher:
         # surrogatepass: str from JSON may hold lone surrogates; keep one char -> 3 bytes.
         data = text.encode("ascii") if ascii_only else text.encode("utf-8", "surrogatepass")
         events: list[tuple[int, int, int]] = []
-        add = events.append
-
-        def on_match(pid: int, start: int, end: int, _flags: int, _ctx: object) -> None:
-            add((pid, start, -end))
-
         with self._lock:
-            self._db.scan(data, match_event_handler=on_match)
+            self._db.scan(data, match_event_handler=_collect, context=events)
         if not events:
             return []
-        # Per (pattern, start) the longest end comes first after sorting; shorter ones and
-        # spans nested in an earlier, longer span of the same pattern are dropped below.
+        # Per (pattern, start) the longest end comes first after sorting (ends are stored
+        # negated); shorter ones and spans nested in an earlier, longer span of the same
+        # pattern are dropped below.
         events.sort()
-        spans = [(pid, s, -ne) for pid, s, ne in events]
         out: list[Candidate] = []
         last_pid, last_end = -1, -1
-        to_char = _identity if ascii_only else _ByteToChar(data)
-        for pid, s, e in spans:
+        classes, prefix_only = self._classes, self._prefix_only
+        mapper = None if ascii_only else _ByteToChar(data)
+        for pid, s, ne in events:
+            e = -ne
             if pid == last_pid and e <= last_end:
                 continue  # nested inside a longer candidate of the same class
             last_pid, last_end = pid, e
-            cs, ce = to_char(s), to_char(e)
-            if self._prefix_only[pid]:
-                m = self._tail.match(text, ce)
-                ce = m.end() if m else ce
-            out.append((self._classes[pid], cs, ce))
+            if mapper is not None:
+                s, e = mapper(s), mapper(e)
+            if prefix_only[pid]:
+                m = self._tail.match(text, e)
+                e = m.end() if m else e
+            out.append((classes[pid], s, e))
         return out
 
 
-def _identity(offset: int) -> int:
-    return offset
+def _collect(
+    pid: int, start: int, end: int, _flags: int, events: list[tuple[int, int, int]]
+) -> None:
+    # Hyperscan's match callback; a module-level function with the list as scan context,
+    # so no closure is built per scan.
+    events.append((pid, start, -end))
 
 
 class _ByteToChar:

@@ -29,6 +29,7 @@ COMPILED: tuple[str, ...] = (
     "detectors/findings.py",
     "detectors/patterns.py",
     "detectors/validators.py",
+    "detectors/phones.py",
     "detectors/numbers.py",
     "detectors/matchers.py",
     "detectors/scanner.py",

@@ -18,25 +18,29 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Final
 
 from detectors.findings import Finding
 from detectors.phones import valid_phone
 from detectors.validators import ipv4_ok, luhn_ok, ssn_ok
 
-_GROUP = re.compile(r"\d+")
+_GROUP: Final = re.compile(r"\d+")
 # Shapes that are never PII, rejected before any splitting: a bare date, a decimal number
 # (price, one coordinate). Five dotted groups stay: French numbers are written 01.84.17.61.18.
-_NOT_PII = re.compile(r"(?:19|20)\d\d([-/.])\d\d?\1\d\d?|\d{1,5}\.\d{1,5}")
-_DATE_SEPS = frozenset({"-", "/", "."})
-_KW_WINDOW = 40
-_MIN_RUN = 6  # "1.2.3.4" is the shortest entity a run can hold (7 chars); 6 digits for accounts
-_ACCOUNT_KW = re.compile(r"(?:account|acct|a/c|konto|acc(?:t)?\s*(?:no|#|num))", re.IGNORECASE)
-_PHONE_KW = re.compile(r"(?:phone|tel|call|mobile|cell|fax|sms|whatsapp)", re.IGNORECASE)
-_SSN_KW = re.compile(r"(?:ssn|social security)", re.IGNORECASE)
-_IMEI_KW = re.compile(r"imei", re.IGNORECASE)
-_VERSION_KW = re.compile(r"(?:version|ver\.?|build|release|firmware|v)\s*[:=]?\s*$", re.IGNORECASE)
+_NOT_PII: Final = re.compile(r"(?:19|20)\d\d([-/.])\d\d?\1\d\d?|\d{1,5}\.\d{1,5}")
+_DATE_SEPS: Final = frozenset({"-", "/", "."})
+_EXT_SEP: Final = re.compile(r"[^\W\d_]|#")  # a letter or "#": "x12", "ext. 3", "#4"
+_KW_WINDOW: Final = 40
+# "1.2.3.4" is the shortest entity a run can hold (7 chars); 6 digits for accounts.
+MIN_RUN: Final = 6
+# Keywords are matched in the lowercased context before the run (one .lower() per run instead
+# of case-insensitive matching in every search).
+_ACCOUNT_KW: Final = re.compile(r"(?:account|acct|a/c|konto|acc(?:t)?\s*(?:no|#|num))")
+_PHONE_KW: Final = re.compile(r"(?:phone|tel|call|mobile|cell|fax|sms|whatsapp)")
+_SSN_KW: Final = re.compile(r"(?:ssn|social security)")
+_VERSION_WORDS: Final = ("version", "ver.", "ver", "build", "release", "firmware", "v")
 
-SCORES: dict[str, float] = {
+SCORES: Final[dict[str, float]] = {
     "CREDIT_CARD": 1.0,
     "IMEI": 0.95,
     "IP_ADDRESS": 0.9,
@@ -71,7 +75,7 @@ def _is_card_15(digits: str) -> bool:
 
 def classify_run(text: str, start: int, end: int, wanted: frozenset[str]) -> list[Finding]:
     """Return findings for the digit run ``text[start:end]`` (offsets into ``text``)."""
-    if end - start < _MIN_RUN:
+    if end - start < MIN_RUN:
         return []
     run = text[start:end]
     if _NOT_PII.fullmatch(run):
@@ -79,12 +83,25 @@ def classify_run(text: str, start: int, end: int, wanted: frozenset[str]) -> lis
     groups = [(m.start(), m.end()) for m in _GROUP.finditer(run)]
     if not groups:
         return []
+    before = text[max(0, start - _KW_WINDOW) : start].lower()
+    ndigits = 0
+    for a, b in groups:
+        ndigits += b - a
+    if ndigits < 7 and "." not in run:
+        # Without dots (IPv4) and under seven digits (phone, SSN, card, IMEI) only an account
+        # number fits, and only after an account keyword: most such runs are dates, times
+        # and order numbers, settled here without splitting the run.
+        if ndigits < 6 or "ACCOUNT_NUMBER" not in wanted or _ACCOUNT_KW.search(before) is None:
+            return []
     seps = [run[groups[i][1] : groups[i + 1][0]] for i in range(len(groups) - 1)]
     k = len(groups)
     # An extension ("x12", "ext. 3") belongs to the phone before it; nothing else spans it.
-    ext_at = next((i + 1 for i, s in enumerate(seps) if any(c.isalpha() or c == "#" for c in s)), k)
+    ext_at = k
+    for t, sep in enumerate(seps):
+        if sep != " " and sep != "-" and sep != "." and _EXT_SEP.search(sep) is not None:
+            ext_at = t + 1
+            break
     digs = [run[a:b] for a, b in groups]
-    before = text[max(0, start - _KW_WINDOW) : start]
     out: list[Finding] = []
     covered = [False] * k
     i = 0
@@ -101,6 +118,18 @@ def classify_run(text: str, start: int, end: int, wanted: frozenset[str]) -> lis
             i += 1
     _phone_or_account(text, start, run, groups, covered, ext_at, before, wanted, out)
     return out
+
+
+def _after_version_word(context: str) -> bool:
+    """Does lowercased ``context`` end in a version word ("version", "v", "build: ")?
+
+    The regex ``(?:version|ver\\.?|build|release|firmware|v)\\s*[:=]?\\s*$``, decided from
+    the end of the string instead of trying it at every position.
+    """
+    tail = context.rstrip()
+    if tail[-1:] in (":", "="):
+        tail = tail[:-1].rstrip()
+    return tail.endswith(_VERSION_WORDS)
 
 
 def _is_date(digs: list[str], seps: list[str]) -> bool:
@@ -128,21 +157,15 @@ def _match_at(
 ) -> int:
     """Try the fixed-shape entities starting at group ``i``; return the group after the match."""
 
-    def emit(entity: str, j: int) -> int:
-        out.append(
-            Finding(base + groups[i][0], base + groups[j - 1][1], entity, SCORES[entity], "pattern")
-        )
-        return j
-
     # IPv4: exactly four dotted groups, not a longer dotted sequence, not after "version".
-    if i + 4 <= limit and all(seps[t] == "." for t in range(i, i + 3)):
+    if i + 4 <= limit and seps[i] == "." and seps[i + 1] == "." and seps[i + 2] == ".":
         longer = (i > 0 and seps[i - 1] == ".") or (i + 4 < len(digs) and seps[i + 3] == ".")
         if not longer and ipv4_ok(digs[i : i + 4]):
             prefix = before + run[: groups[i][0]]
-            if _VERSION_KW.search(prefix) or prefix.endswith("/"):
+            if prefix.endswith("/") or _after_version_word(prefix):
                 return i + 4  # a version string: consumed, not an address
             if "IP_ADDRESS" in wanted:
-                return emit("IP_ADDRESS", i + 4)
+                return _emit(out, "IP_ADDRESS", base, groups, i, i + 4)
             return i + 4
     # Cards and IMEIs: longest window of 13-19 digits joined by single spaces or dashes.
     # A run that starts with "+" is an international phone number, never a card.
@@ -161,21 +184,33 @@ def _match_at(
         number = "".join(digs[i : j + 1])
         if len(number) < 12 or not luhn_ok(number):
             continue
-        if len(number) == 15 and (_IMEI_KW.search(before) or not _is_card_15(number)):
-            return emit("IMEI", j + 1) if "IMEI" in wanted else j + 1
+        if len(number) == 15 and ("imei" in before or not _is_card_15(number)):
+            return _emit(out, "IMEI", base, groups, i, j + 1) if "IMEI" in wanted else j + 1
         if _card_prefix_ok(number):
-            return emit("CREDIT_CARD", j + 1) if "CREDIT_CARD" in wanted else j + 1
+            if "CREDIT_CARD" in wanted:
+                return _emit(out, "CREDIT_CARD", base, groups, i, j + 1)
+            return j + 1
     # US SSN: 3-2-4 with one separator kind, or 9 digits after an SSN keyword.
-    if i + 3 <= limit and [len(d) for d in digs[i : i + 3]] == [3, 2, 4]:
+    if i + 3 <= limit and len(digs[i]) == 3 and len(digs[i + 1]) == 2 and len(digs[i + 2]) == 4:
         if seps[i] == seps[i + 1] and seps[i] in ("-", " ", "."):
             if ssn_ok(digs[i], digs[i + 1], digs[i + 2]) and "US_SSN" in wanted:
-                return emit("US_SSN", i + 3)
+                return _emit(out, "US_SSN", base, groups, i, i + 3)
             return i + 3  # SSN-shaped but an invalid range: not a phone either
     if len(digs[i]) == 9 and _SSN_KW.search(before[-24:]):
         d = digs[i]
         if ssn_ok(d[:3], d[3:5], d[5:]):
-            return emit("US_SSN", i + 1) if "US_SSN" in wanted else i + 1
+            return _emit(out, "US_SSN", base, groups, i, i + 1) if "US_SSN" in wanted else i + 1
     return i
+
+
+def _emit(
+    out: list[Finding], entity: str, base: int, groups: list[tuple[int, int]], i: int, j: int
+) -> int:
+    """Append the finding spanning groups ``i`` to ``j - 1``; return ``j``."""
+    out.append(
+        Finding(base + groups[i][0], base + groups[j - 1][1], entity, SCORES[entity], "pattern")
+    )
+    return j
 
 
 def _phone_or_account(
@@ -207,7 +242,9 @@ def _phone_or_account(
                 break
         lo = lo if run[lo] in "+(" else groups[i][0]
         hi = groups[j][1]
-        ndigits = sum(b - a for a, b in groups[i : min(j + 1, ext_at)])
+        ndigits = 0
+        for a, b in groups[i : min(j + 1, ext_at)]:
+            ndigits += b - a
         ctx = before + run[:lo]
         if (
             "ACCOUNT_NUMBER" in wanted
@@ -218,7 +255,7 @@ def _phone_or_account(
             s = base + groups[i][0]
             out.append(Finding(s, base + hi, "ACCOUNT_NUMBER", SCORES["ACCOUNT_NUMBER"], "pattern"))
         elif "PHONE_NUMBER" in wanted and 7 <= ndigits <= 17 and not ctx.endswith("/"):
-            if not _VERSION_KW.search(ctx):
+            if not _after_version_word(ctx):
                 for a, b in phone_spans(run[lo:hi]):
                     out.append(
                         Finding(

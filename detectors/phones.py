@@ -42,7 +42,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Final
 
 import phonenumbers
 from phonenumbers import REGION_CODE_FOR_NON_GEO_ENTITY, CountryCodeSource, Leniency, PhoneMetadata
@@ -52,26 +53,32 @@ from phonenumbers.phonenumberutil import (
     _MAX_LENGTH_FOR_NSN,
     _MIN_LENGTH_FOR_NSN,
     ValidationResult,
-    _build_national_number_for_parsing,
     _extract_country_code,
     _formatting_rule_has_first_group_only,
-    _is_viable_phone_number,
     _match_national_number,
     _maybe_strip_i18n_prefix_and_normalize,
-    _maybe_strip_national_prefix_carrier_code,
     _test_number_length,
+)
+from phonenumbers.phonenumberutil import (
+    _maybe_strip_national_prefix_carrier_code as _strip_np_typed,
 )
 
 # Presidio's default regions (US GB DE FR IL IN CA BR) plus CN, so recall is never below it.
 # Acceptance is "valid in any region", so the order only affects cost: most likely first.
-PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CN", "BR", "IL", "CA")
+PHONE_REGIONS: Final[tuple[str, ...]] = ("US", "GB", "DE", "FR", "IN", "CN", "BR", "IL", "CA")
 
-_EXT = re.compile(r"[A-Za-z#]")
-_DECIMAL = re.compile(r"[-+]?\d+\.\d+")
+# The stub says the carrier code is a str; the code returns None when there is none. Compiled
+# (mypyc) code checks results against the declared type, so the alias carries the true one.
+_maybe_strip_national_prefix_carrier_code: Callable[
+    [str, PhoneMetadata], tuple[str | None, str, bool]
+] = _strip_np_typed
+
+_EXT: Final = re.compile(r"[A-Za-z#]")
+_DECIMAL: Final = re.compile(r"[-+]?\d+\.\d+")
 # The characters the fast path reasons about; anything else takes the slow path.
-_FAST_SHAPE = re.compile(r"\(*\+?[0-9 ().\-/]*")
-_NOT_DIGIT = re.compile(r"[^0-9]")
-_CC_TO_REGIONS = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+_FAST_SHAPE: Final = re.compile(r"\(*\+?[0-9 ().\-/]*")
+_NOT_DIGIT: Final = re.compile(r"[^0-9]")
+_CC_TO_REGIONS: Final = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
 
 
 def _general_patterns() -> dict[str, re.Pattern[str]]:
@@ -88,7 +95,7 @@ def _general_patterns() -> dict[str, re.Pattern[str]]:
     return out
 
 
-_GENERAL = _general_patterns()
+_GENERAL: Final = _general_patterns()
 
 
 # --------------------------------------------------------------------------- slow path
@@ -138,8 +145,10 @@ def valid_phone(window: str) -> bool:
     digits = _NOT_DIGIT.sub("", window)
     if not 7 <= len(digits) <= 17:
         return False
-    if not _is_viable_phone_number(_build_national_number_for_parsing(window)):
-        return False  # parse would raise NOT_A_NUMBER in every region
+    # No viability check here: a fast-shape window with 7-17 digits always passes phonenumbers'
+    # _is_viable_phone_number(_build_national_number_for_parsing(window)) (it starts with "(",
+    # "+" or a digit, and every other character is in VALID_PUNCTUATION), so parse never
+    # raises NOT_A_NUMBER for it. test_fast_shape_windows_are_viable checks that claim.
     if window.lstrip("(").startswith("+"):
         return _plus_may_be_valid(digits) and _exact_valid(digits, None)
     if len(digits) >= 14 and digits == window.strip():
@@ -354,11 +363,11 @@ def _region_info() -> dict[str, _RegionInfo]:
     return out
 
 
-_REGION_INFO = _region_info()
-_NP_CACHE: dict[str, re.Pattern[str] | None] = {}
-_LEADING_CACHE: dict[str, re.Pattern[str]] = {}
-_TABLES: dict[int, dict[int, re.Pattern[str]]] = {}
-_TABLE_LOCK = threading.Lock()
+_REGION_INFO: Final = _region_info()
+_NP_CACHE: Final[dict[str, re.Pattern[str] | None]] = {}
+_LEADING_CACHE: Final[dict[str, re.Pattern[str]]] = {}
+_TABLES: Final[dict[int, dict[int, re.Pattern[str]]]] = {}
+_TABLE_LOCK: Final = threading.Lock()
 
 
 def _leading_rx(pattern: str) -> re.Pattern[str]:
@@ -383,7 +392,7 @@ def _main_metadata(cc: int) -> PhoneMetadata | None:
     return PhoneMetadata.metadata_for_region_or_calling_code(cc, region)
 
 
-_TYPE_DESCS = (
+_TYPE_DESCS: Final = (
     "premium_rate",
     "toll_free",
     "shared_cost",
@@ -446,7 +455,7 @@ def _build_table(cc: int) -> dict[int, re.Pattern[str]]:
 
 _Desc = tuple[frozenset[int] | None, re.Pattern[str] | None] | None
 _TypeTable = tuple[_Desc, tuple[_Desc, ...], _Desc, _Desc, bool]
-_TYPE_CACHE: dict[int, tuple[PhoneMetadata, _TypeTable]] = {}
+_TYPE_CACHE: Final[dict[int, tuple[PhoneMetadata, _TypeTable]]] = {}
 _FORMAT_CACHE: dict[
     int, tuple[PhoneMetadata, list[tuple[re.Pattern[str] | None, re.Pattern[str], NumberFormat]]]
 ] = {}

@@ -27,10 +27,11 @@ import os
 import re
 import threading
 from collections.abc import Collection, Iterable
+from typing import Final
 
 from detectors.findings import Finding
 from detectors.matchers import Matcher, best_matcher, build_matcher
-from detectors.numbers import classify_run
+from detectors.numbers import MIN_RUN, classify_run
 from detectors.patterns import ENTITY_TYPES, Cls, patterns_for
 from detectors.validators import (
     dms_ok,
@@ -45,10 +46,10 @@ from detectors.validators import (
 
 __all__ = ["ENTITY_TYPES", "Scanner", "get_scanner", "redact", "scan"]
 
-_MAX_URL_DEPTH = 3  # nested encodings (a redirect URL inside a query value) we unwrap
-_URL_TRAILING = ".,;:!?'\")]}>"
-_HEX_OR_WORD = re.compile(r"[\w:.]")
-_SCORES = {
+_MAX_URL_DEPTH: Final = 3  # nested encodings (a redirect URL inside a query value) we unwrap
+_URL_TRAILING: Final = ".,;:!?'\")]}>"
+_HEX_OR_WORD: Final = re.compile(r"[\w:.]")
+_SCORES: Final = {
     "URL": 0.8,
     "EMAIL_ADDRESS": 0.95,
     "IBAN_CODE": 1.0,
@@ -57,7 +58,7 @@ _SCORES = {
     "MAC_ADDRESS": 0.9,
     "IP_ADDRESS": 0.9,
 }
-_PRIORITY = {c: i for i, c in enumerate(Cls)}
+_PRIORITY: Final = {c: i for i, c in enumerate(Cls)}
 
 
 class Scanner:
@@ -94,7 +95,8 @@ class Scanner:
         taken: list[tuple[int, int]] = []
         for cls, s, e in self._matcher.candidates(text):
             if cls is Cls.NUM:
-                runs.append((s, e))
+                if e - s >= MIN_RUN:  # shorter runs hold no entity (classify_run's rule)
+                    runs.append((s, e))
                 continue
             for f in self._validate(cls, text, s, e, wanted):
                 raw.append((f, _PRIORITY[cls]))
@@ -103,7 +105,7 @@ class Scanner:
         # classifying a run is the expensive step (phonenumbers), and a run inside a validated
         # span would lose the overlap resolution anyway.
         for s, e in runs:
-            if any(a <= s and e <= b for a, b in taken):
+            if _inside(s, e, taken):
                 continue
             for f in classify_run(text, s, e, wanted):
                 raw.append((f, _PRIORITY[Cls.NUM]))
@@ -201,8 +203,15 @@ class Scanner:
         return "IP_ADDRESS", not glued and ipv6_ok(cand), e
 
 
-_LOCK = threading.Lock()
-_SCANNERS: dict[frozenset[str], Scanner] = {}
+def _inside(s: int, e: int, spans: list[tuple[int, int]]) -> bool:
+    for a, b in spans:
+        if a <= s and e <= b:
+            return True
+    return False
+
+
+_LOCK: Final = threading.Lock()
+_SCANNERS: Final[dict[frozenset[str], Scanner]] = {}
 
 
 def get_scanner(entities: Collection[str] | None = None) -> Scanner:

@@ -8,8 +8,12 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from phonenumbers.phonenumberutil import (
+    _build_national_number_for_parsing,
+    _is_viable_phone_number,
+)
 
-from detectors.phones import PHONE_REGIONS, slow_valid_phone, valid_phone
+from detectors.phones import _FAST_SHAPE, _NOT_DIGIT, PHONE_REGIONS, slow_valid_phone, valid_phone
 
 _SEPS = ["", " ", "-", ".", "/", " - ", "  ", ")", "(", ") "]
 _IDD = ["00", "011", "0011", "001", "012", "0013", "010", "00 ", "+", "+ ", "(+", "+(", ""]
@@ -140,3 +144,21 @@ _window = st.builds(
 @given(_window)
 def test_fast_equals_slow_property(window: str) -> None:
     assert valid_phone(window) == slow_valid_phone(window)
+
+
+# valid_phone skips phonenumbers' viability check for fast-shape windows of 7-17 digits,
+# because every such window is viable. Any shape the fast path accepts is generated here.
+_fast_shape_window = st.builds(
+    lambda opens, plus, body: "(" * opens + plus + body,
+    st.integers(0, 3),
+    st.sampled_from(["", "+"]),
+    st.text("0123456789 ().-/", min_size=7, max_size=40),
+)
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(_fast_shape_window)
+def test_fast_shape_windows_are_viable(window: str) -> None:
+    assert _FAST_SHAPE.fullmatch(window)
+    if 7 <= len(_NOT_DIGIT.sub("", window)) <= 17:
+        assert _is_viable_phone_number(_build_national_number_for_parsing(window))

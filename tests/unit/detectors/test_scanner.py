@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from detectors import numbers
 from detectors.scanner import Scanner, redact, scan
 
 MATCHERS = ["hyperscan", "re", "re2"]
@@ -205,3 +209,42 @@ def test_redact_replaces_innermost_and_keeps_rest() -> None:
     text = "mail jo@ex.com or 4111-1111-1111-1111."
     assert redact(text, scan(text)) == "mail <EMAIL_ADDRESS> or <CREDIT_CARD>."
     assert redact(text, []) == text
+
+
+# The version-word check was a regex tried at every position of the context; it is now
+# decided from the end of the string. Same answers on any ASCII context.
+_VERSION_RX = re.compile(r"(?:version|ver\.?|build|release|firmware|v)\s*[:=]?\s*$", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        "version ",
+        "Version: ",
+        "ver.",
+        "VER=",
+        "build  =  ",
+        "release\t",
+        "firmware:",
+        "v",
+        "dev",
+        "app v ",
+        "ip ",
+        "ip: ",
+        "version 2 ",
+        "conversion",
+        ":",
+        "=",
+        "",
+        "  ",
+        "vv:=",
+        "ver:\n",
+    ],
+)
+def test_version_word_matches_the_old_regex(context: str) -> None:
+    assert numbers._after_version_word(context.lower()) == bool(_VERSION_RX.search(context))
+
+
+@given(st.text(alphabet="versionbuildaefmwVBR.:= \t\nxy", max_size=24))
+def test_version_word_matches_the_old_regex_on_random_contexts(context: str) -> None:
+    assert numbers._after_version_word(context.lower()) == bool(_VERSION_RX.search(context))
