@@ -16,7 +16,6 @@ import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import aiohttp
 from aiohttp import web
 
 from pipeline.sidecar import api, proxy
@@ -26,10 +25,10 @@ from pipeline.sidecar.keys import (
     DEADLINE_KEY,
     ENDPOINT_KEY,
     ENGINE_KEY,
-    SESSION_KEY,
-    UPSTREAM_TIMEOUT_KEY,
+    UPSTREAM_KEY,
 )
 from pipeline.sidecar.settings import SidecarSettings
+from pipeline.sidecar.upstream import UpstreamPool
 
 log = logging.getLogger(__name__)
 
@@ -96,24 +95,20 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         engine.metrics.request_done(endpoint, status, asyncio.get_running_loop().time() - now)
 
 
-async def _upstream_session(app: web.Application) -> AsyncIterator[None]:
-    connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300)
-    session = aiohttp.ClientSession(
-        connector=connector,
-        # Bytes pass through as they are: no decompression, no cookies kept between users,
-        # no headers the client did not send, no proxy settings from the environment.
-        auto_decompress=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-        trust_env=False,
+async def _upstream_pool(app: web.Application) -> AsyncIterator[None]:
+    settings = app[ENGINE_KEY].settings
+    assert settings.upstream is not None  # noqa: S101  # only added in proxy mode
+    # Bytes pass through as they are: no decompression, no cookies, no redirects followed,
+    # no headers the client did not send but Host and the framing, no proxy from the
+    # environment (see pipeline.sidecar.upstream).
+    pool = UpstreamPool(
+        settings.upstream,
+        connect_timeout=min(settings.upstream_timeout, 10.0),
+        read_timeout=settings.upstream_timeout,
     )
-    app[SESSION_KEY] = session
-    upstream_timeout = app[ENGINE_KEY].settings.upstream_timeout
-    app[UPSTREAM_TIMEOUT_KEY] = aiohttp.ClientTimeout(
-        total=None, sock_connect=min(upstream_timeout, 10.0), sock_read=upstream_timeout
-    )
+    app[UPSTREAM_KEY] = pool
     yield
-    await session.close()
+    await pool.close()
 
 
 def create_app(settings: SidecarSettings, *, engine: Engine | None = None) -> web.Application:
@@ -142,6 +137,6 @@ def create_app(settings: SidecarSettings, *, engine: Engine | None = None) -> we
         if settings.upstream is None:
             app.router.add_route(method, path, handler, name=name)
     if settings.upstream is not None:
-        app.cleanup_ctx.append(_upstream_session)
+        app.cleanup_ctx.append(_upstream_pool)
         app.router.add_route("*", "/{tail:.*}", proxy.handle, name="proxy")
     return app

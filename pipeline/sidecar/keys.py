@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
     from pipeline.sidecar.engine import Engine
+    from pipeline.sidecar.upstream import UpstreamPool
 
 ENGINE_KEY: web.AppKey[Engine] = web.AppKey("veil_engine")
-SESSION_KEY: web.AppKey[aiohttp.ClientSession] = web.AppKey("veil_upstream_session")
-# Built once with the session: the same limits apply to every upstream request.
-UPSTREAM_TIMEOUT_KEY: web.AppKey[aiohttp.ClientTimeout] = web.AppKey("veil_upstream_timeout")
+# Proxy mode: the keep-alive connection pool to the upstream (with its timeouts).
+UPSTREAM_KEY: web.AppKey[UpstreamPool] = web.AppKey("veil_upstream")
 # Request-scoped: absolute loop time by which the whole body must have arrived.
 DEADLINE_KEY: web.RequestKey[float] = web.RequestKey("veil_deadline", float)
 # Request-scoped: the metrics endpoint label of the route that served the request.

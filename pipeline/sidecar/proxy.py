@@ -21,24 +21,24 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, MultiMapping
-from yarl import URL
 
 from pipeline.consent import Consent
-from pipeline.sidecar.body import CHUNK, BodyReader
+from pipeline.sidecar.body import BodyReader
 from pipeline.sidecar.consent import resolve
 from pipeline.sidecar.engine import Engine, Stripped
 from pipeline.sidecar.exceptions import (
+    BadRequest,
     SidecarError,
     Unsupported,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from pipeline.sidecar.keys import DEADLINE_KEY, ENGINE_KEY, SESSION_KEY, UPSTREAM_TIMEOUT_KEY
+from pipeline.sidecar.keys import DEADLINE_KEY, ENGINE_KEY, UPSTREAM_KEY
 from pipeline.sidecar.multipart import boundary_of, build, parse
 from pipeline.sidecar.sniff import SNIFF_BYTES, MediaKind, claims_media, sniff
+from pipeline.sidecar.upstream import UpstreamError, UpstreamResponse, UpstreamTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,6 @@ _RESPONSE_DROP = HOP_BY_HOP
 _IDENTITY = frozenset({"", "identity"})
 _PLAIN_TRANSFER = frozenset({"7bit", "8bit", "binary"})
 REMOVED_HEADER = "X-Veil-Removed"
-SEND_SLICE = 256 * 1024
 # Upstream answers up to this size are relayed in one piece, larger ones streamed.
 SMALL_RESPONSE = 256 * 1024
 
@@ -96,11 +95,11 @@ def forward_headers(request: web.Request) -> CIMultiDict[str]:
     return out
 
 
-def response_headers(upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
+def response_headers(upstream: MultiMapping[str]) -> CIMultiDict[str]:
     """The upstream's response headers minus hop-by-hop ones."""
-    drop = _RESPONSE_DROP | _connection_tokens(upstream.headers)
+    drop = _RESPONSE_DROP | _connection_tokens(upstream)
     out: CIMultiDict[str] = CIMultiDict()
-    for name, value in upstream.headers.items():
+    for name, value in upstream.items():
         if name.lower() not in drop:
             out.add(name, value)
     return out
@@ -126,34 +125,17 @@ def check_proxy_token(request: web.Request, token: str | None) -> None:
 
 
 class _Streamed:
-    """An async iterable over a non-media body that remembers why it stopped, if it did.
-
-    aiohttp wraps an exception raised inside a request payload into its own client errors;
-    keeping the original lets the handler answer 408/413/400 instead of 502.
-    """
+    """An async iterable over a non-media body (its sniffed head, then the rest)."""
 
     def __init__(self, head: bytes, reader: BodyReader) -> None:
         self.head = head
         self.reader = reader
-        self.error: SidecarError | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self.head:
             yield self.head
-        try:
-            async for chunk in self.reader.rest():
-                yield chunk
-        except SidecarError as exc:
-            self.error = exc
-            raise
-
-
-async def _slices(data: bytes) -> AsyncIterator[memoryview]:
-    # Sent as slices so that aiohttp does not join the headers and a multi-megabyte body
-    # into one more copy before writing.
-    view = memoryview(data)
-    for start in range(0, len(view), SEND_SLICE):
-        yield view[start : start + SEND_SLICE]
+        async for chunk in self.reader.rest():
+            yield chunk
 
 
 async def _strip_multipart(
@@ -243,82 +225,81 @@ async def handle(request: web.Request) -> web.StreamResponse:
             raise Unsupported(msg, code="content_type_mismatch")
         else:
             data = _Streamed(head, reader)
-            if request.content_length is not None:
-                headers["Content-Length"] = str(request.content_length)
     if stripped:
         removed = sorted({cat for one in stripped for cat in one.categories})
         headers[REMOVED_HEADER] = ",".join(removed) or "none"
-    if isinstance(data, bytes):
-        headers["Content-Length"] = str(len(data))
-        # A small body goes as one bytes object (one write with the headers); a large one
-        # in slices, see _slices.
-        small = len(data) <= SEND_SLICE
-        return await _forward(request, engine, headers, data if small else _slices(data))
-    return await _forward(request, engine, headers, data)
+    return await _forward(request, headers, data)
 
 
 async def _forward(
     request: web.Request,
-    engine: Engine,
     headers: CIMultiDict[str],
-    data: bytes | AsyncIterator[memoryview] | _Streamed | None,
+    data: bytes | _Streamed | None,
 ) -> web.StreamResponse:
-    session: aiohttp.ClientSession = request.app[SESSION_KEY]
-    upstream = engine.settings.upstream
-    assert upstream is not None  # noqa: S101  # routes are only added in proxy mode
-    url = URL(upstream + request.rel_url.raw_path_qs, encoded=True)
-    timeout = request.app[UPSTREAM_TIMEOUT_KEY]
-    response: web.StreamResponse | None = None
+    pool = request.app[UPSTREAM_KEY]
+    content_length = request.content_length if isinstance(data, _Streamed) else None
     try:
-        async with session.request(
+        upstream_response = await pool.request(
             request.method,
-            url,
-            headers=headers,
-            data=data,
-            allow_redirects=False,
-            timeout=timeout,
-        ) as upstream_response:
-            headers_out = response_headers(upstream_response)
-            length = upstream_response.content_length
-            if (
-                length is not None
-                and length <= SMALL_RESPONSE
-                and request.method != "HEAD"
-                and upstream_response.status not in (204, 304)
-            ):
-                # One write for a small answer: fewer packets and wake-ups than streaming.
-                body = await upstream_response.read()
-                headers_out.popall("Content-Length", None)
-                return web.Response(
-                    status=upstream_response.status,
-                    reason=upstream_response.reason,
-                    headers=headers_out,
-                    body=body,
-                )
-            response = web.StreamResponse(
-                status=upstream_response.status,
-                reason=upstream_response.reason,
-                headers=headers_out,
-            )
-            await response.prepare(request)
-            async for chunk in upstream_response.content.iter_chunked(CHUNK):
-                await response.write(chunk)
-            await response.write_eof()
-            return response
+            request.rel_url.raw_path_qs,
+            headers.items(),
+            data,
+            content_length=content_length,
+        )
     except SidecarError:
-        raise
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        if isinstance(data, _Streamed) and data.error is not None:
-            raise data.error from None
-        if response is not None and response.prepared:
-            # Headers already sent: the only honest signal left is a cut connection.
-            log.warning("upstream broke off its response: %s", type(exc).__name__)
-            response.force_close()
-            return response
-        if isinstance(exc, TimeoutError):
-            msg = "upstream did not answer in time"
-            raise UpstreamTimeout(msg) from None
-        # The cause is named by type only; the request body is never logged or echoed.
-        log.warning("upstream unavailable: %s", type(exc).__name__)
-        msg = "upstream unavailable"
-        raise UpstreamUnavailable(msg) from None
+        raise  # the streamed body's own refusal (408/413/400), raised through the client
+    except ValueError:
+        # Only from values aiohttp's parser let through but HTTP/1.1 cannot carry.
+        msg = "request line or headers cannot be forwarded"
+        raise BadRequest(msg) from None
+    except UpstreamTimeoutError:
+        raise _timeout() from None
+    except UpstreamError as exc:
+        raise _unavailable(exc) from None
+    try:
+        return await _relay(request, upstream_response)
+    finally:
+        upstream_response.release()
+
+
+def _timeout() -> UpstreamTimeout:
+    msg = "upstream did not answer in time"
+    return UpstreamTimeout(msg)
+
+
+def _unavailable(exc: UpstreamError) -> UpstreamUnavailable:
+    # The cause is named by type only; the request body is never logged or echoed.
+    log.warning("upstream unavailable: %s", type(exc).__name__)
+    msg = "upstream unavailable"
+    return UpstreamUnavailable(msg)
+
+
+async def _relay(request: web.Request, upstream: UpstreamResponse) -> web.StreamResponse:
+    headers_out = response_headers(upstream.headers)
+    length = upstream.content_length
+    if length is not None and 0 < length <= SMALL_RESPONSE:
+        # One write for a small answer: fewer packets and wake-ups than streaming.
+        try:
+            body = await upstream.read()
+        except UpstreamTimeoutError:
+            raise _timeout() from None
+        except UpstreamError as exc:
+            raise _unavailable(exc) from None
+        headers_out.popall("Content-Length", None)
+        return web.Response(
+            status=upstream.status, reason=upstream.reason, headers=headers_out, body=body
+        )
+    response = web.StreamResponse(
+        status=upstream.status, reason=upstream.reason, headers=headers_out
+    )
+    await response.prepare(request)
+    try:
+        async for chunk in upstream.iter_chunks():
+            await response.write(chunk)
+    except (UpstreamError, ConnectionError) as exc:
+        # Headers already sent: the only honest signal left is a cut connection.
+        log.warning("upstream broke off its response: %s", type(exc).__name__)
+        response.force_close()
+        return response
+    await response.write_eof()
+    return response

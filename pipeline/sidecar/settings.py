@@ -111,6 +111,11 @@ class SidecarSettings(BaseSettings):
         if parts.query or parts.fragment:
             msg = "upstream must not carry a query or fragment"
             raise ValueError(msg)
+        if parts.username is not None or parts.password is not None:
+            # Credentials would have to be sent on every request; the upstream's own auth
+            # header passes through from the client instead.
+            msg = "upstream must not carry credentials (user:password@)"
+            raise ValueError(msg)
         return value.rstrip("/")
 
     @field_validator("max_body")

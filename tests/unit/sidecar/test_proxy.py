@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, ClientPayloadError, web
 from aiohttp.test_utils import TestServer
 
 from tests.unit.sidecar.conftest import MakeClient
@@ -24,6 +24,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     parts: list[tuple[str | None, str | None, bytes]] = field(default_factory=list)
+    peer: object = None  # the proxy's address on this connection (keep-alive reuse)
 
 
 class Upstream:
@@ -33,13 +34,34 @@ class Upstream:
         self.received: list[Received] = []
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.router.add_route("*", "/redirect", self.redirect)
+        self.app.router.add_route("GET", "/big", self.big)
+        self.app.router.add_route("GET", "/cut", self.cut)
         self.app.router.add_route("*", "/{tail:.*}", self.store)
+
+    async def big(self, request: web.Request) -> web.StreamResponse:
+        # Chunked (no Content-Length), larger than the one-piece relay limit.
+        response = web.StreamResponse(headers={"X-Big": "1"})
+        await response.prepare(request)
+        for i in range(64):
+            await response.write(bytes([i]) * 20_000)
+        await response.write_eof()
+        return response
+
+    async def cut(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": "1000000"})
+        await response.prepare(request)
+        await response.write(b"x" * 1000)
+        assert request.transport is not None
+        request.transport.close()
+        return response
 
     async def redirect(self, request: web.Request) -> web.Response:
         raise web.HTTPFound("/elsewhere")
 
     async def store(self, request: web.Request) -> web.Response:
         got = Received(request.method, request.path_qs, dict(request.headers), b"")
+        assert request.transport is not None
+        got.peer = request.transport.get_extra_info("peername")
         if request.content_type.startswith("multipart/"):
             async for part in await request.multipart():
                 assert isinstance(part, BodyPartReader)
@@ -304,3 +326,48 @@ async def test_client_that_hangs_up_midway_forwards_nothing(proxy: Any, chunked:
     assert service.received == []
     # The sidecar is still serving.
     assert (await client.get("/_veil/healthz")).status == 200
+
+
+async def test_upstream_connections_are_kept_alive(proxy: Any) -> None:
+    client, service = await proxy()
+    for _ in range(3):
+        resp = await client.post("/upload", data=GPS_JPEG.read_bytes())
+        assert resp.status == 200
+        await resp.read()
+    assert len({r.peer for r in service.received}) == 1
+
+
+async def test_large_chunked_answer_is_streamed_back_whole(proxy: Any) -> None:
+    client, _ = await proxy()
+    resp = await client.get("/big")
+    assert resp.status == 200 and resp.headers["X-Big"] == "1"
+    assert await resp.read() == b"".join(bytes([i]) * 20_000 for i in range(64))
+
+
+async def test_upstream_breaking_off_its_answer_cuts_the_client_connection(proxy: Any) -> None:
+    client, _ = await proxy()
+    resp = await client.get("/cut")
+    assert resp.status == 200
+    with pytest.raises(ClientPayloadError):
+        await resp.read()
+    assert (await client.get("/_veil/healthz")).status == 200
+
+
+async def test_malformed_upstream_answer_is_502_without_the_body(make_client: MakeClient) -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        client = await make_client(upstream=f"http://127.0.0.1:{port}")
+        secret = b"card 4111 1111 1111 1111"
+        resp = await client.post("/x", data=secret, headers={"Content-Type": "text/plain"})
+        assert resp.status == 502
+        assert "4111" not in await resp.text()
+    finally:
+        server.close()
+        await server.wait_closed()

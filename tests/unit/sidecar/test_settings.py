@@ -44,6 +44,7 @@ def test_frozen() -> None:
         ("upstream", "ftp://example.org"),
         ("upstream", "http:///nohost"),
         ("upstream", "http://host/?q=1"),
+        ("upstream", "http://user:secret@host"),
         ("max_body", "0"),
         ("request_timeout", 0),
         ("max_parts", 0),

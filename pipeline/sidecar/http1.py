@@ -1,0 +1,232 @@
+"""HTTP/1.1 wire pieces of the upstream client: the connection protocol and the response
+head parser (see :mod:`pipeline.sidecar.upstream` for the client built on them).
+
+Strict on purpose: the proxy relays what it parses to its own client, so anything ambiguous
+(folded header lines, control characters, conflicting lengths) is an error, never a guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Final, cast
+
+from multidict import CIMultiDict
+
+# Limits of an upstream response head (aiohttp's server defaults are of the same order).
+MAX_HEAD_BYTES: Final = 64 * 1024
+# Received but unread bytes above which the connection stops reading (flow control).
+MAX_BUFFERED: Final = 256 * 1024
+_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: ([^\r\n]*))?")
+TOKEN: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FORBIDDEN_VALUE_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+class UpstreamError(Exception):
+    """The exchange with the upstream failed; the message never quotes request content."""
+
+
+class UpstreamConnectError(UpstreamError):
+    """The upstream could not be reached (refused, unresolvable, TLS failure)."""
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """The upstream did not accept or answer within its timeout."""
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The upstream answered with something that is not a well-formed HTTP/1.x response."""
+
+
+class UpstreamClosedError(UpstreamError):
+    """The upstream closed the connection before or while answering."""
+
+
+def content_length(values: list[str]) -> int:
+    # Repeated identical values are allowed (RFC 9110 8.6), anything else is a smuggling risk.
+    first = values[0].strip()
+    if not first.isdigit() or not first.isascii() or len(first) > 18:
+        msg = "upstream response has an invalid Content-Length"
+        raise UpstreamProtocolError(msg)
+    if any(v.strip() != first for v in values[1:]):
+        msg = "upstream response has conflicting Content-Length headers"
+        raise UpstreamProtocolError(msg)
+    return int(first)
+
+
+def parse_head(head: bytes) -> tuple[int, int, str, CIMultiDict[str]]:
+    """Parse a response head (status line and headers, ending with an empty line).
+
+    Returns:
+        (minor version, status, reason, headers); header values are decoded as UTF-8 with
+        surrogate escapes (as aiohttp does) and stripped of surrounding white space.
+
+    Raises:
+        UpstreamProtocolError: a bad status line, a header line without a colon, a name that
+            is not a token, folded lines, or control characters in a value.
+    """
+    lines = head.split(b"\r\n")
+    match = _STATUS_LINE.fullmatch(lines[0])
+    if match is None:
+        msg = "upstream response has an invalid status line"
+        raise UpstreamProtocolError(msg)
+    headers: CIMultiDict[str] = CIMultiDict()
+    for number, line in enumerate(lines[1:], start=1):
+        if not line:
+            continue  # the empty lines that end the head
+        name, sep, value = line.partition(b":")
+        if not sep or TOKEN.fullmatch(name) is None:
+            # Also catches obs-fold (a line starting with white space) and bare LFs.
+            msg = f"upstream response header line {number} is malformed"
+            raise UpstreamProtocolError(msg)
+        value = value.strip(b" \t")
+        if _FORBIDDEN_VALUE_BYTES.search(value) is not None:
+            msg = f"upstream response header line {number} has a control character"
+            raise UpstreamProtocolError(msg)
+        headers.add(name.decode("ascii"), value.decode("utf-8", "surrogateescape"))
+    reason = (match.group(3) or b"").decode("latin-1")
+    return int(match.group(1)), int(match.group(2)), reason, headers
+
+
+class Connection(asyncio.Protocol):
+    """One connection to the upstream: a protocol with a receive buffer and timed waits.
+
+    asyncio's streams and ``asyncio.timeout`` cost several times more per request than the
+    whole exchange needs; here a wait is one future and one timer handle.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.eof = False
+        self.error: BaseException | None = None
+        self.reused = False
+        self.idle_since = 0.0
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._read_paused = False
+
+    # -- protocol callbacks -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport (a stream transport for TCP and TLS alike)."""
+        # create_connection gives a stream transport; uvloop's do not subclass asyncio's.
+        self.transport = cast("asyncio.Transport", transport)
+
+    def data_received(self, data: bytes) -> None:
+        """Buffer what arrived; stop reading while the consumer is far behind."""
+        self.buffer += data
+        if len(self.buffer) > MAX_BUFFERED and not self._read_paused and self.transport:
+            self._read_paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        """The upstream will send nothing more; close our side too."""
+        self.eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Wake every waiter: reads see EOF (or the error), a drain sees the error."""
+        self.eof = True
+        self.error = exc
+        self._wake()
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionResetError("upstream connection lost"))
+
+    def pause_writing(self) -> None:
+        """The send buffer is above its high-water mark."""
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        """The send buffer drained below its low-water mark."""
+        self._write_paused = False
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- waits ------------------------------------------------------------------------------
+
+    async def _wait(self, timeout: float, *, drain: bool = False) -> None:
+        # One future and one timer: the timer fails the future, nothing is cancelled.
+        fut = self.loop.create_future()
+        if drain:
+            self._drain_waiter = fut
+        else:
+            self._waiter = fut
+        handle = self.loop.call_later(timeout, expire, fut)
+        try:
+            await fut
+        finally:
+            handle.cancel()
+
+    async def wait_for_data(self, timeout: float) -> None:
+        """Wait until more bytes arrive or the connection ends.
+
+        Raises:
+            TimeoutError: nothing arrived within ``timeout`` seconds.
+        """
+        if self.eof:
+            return
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
+        await self._wait(timeout)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until the send buffer is below its high-water mark.
+
+        Raises:
+            TimeoutError: the upstream did not take the bytes within ``timeout`` seconds.
+            ConnectionError: the connection was lost.
+        """
+        if self.eof and self.error is not None:
+            msg = "upstream connection lost"
+            raise ConnectionResetError(msg)
+        if self._write_paused:
+            await self._wait(timeout, drain=True)
+
+    def take(self, n: int) -> bytes:
+        """Remove and return the first ``n`` buffered bytes (fewer if fewer are there)."""
+        buffer = self.buffer
+        if n >= len(buffer):
+            data = bytes(buffer)
+            buffer.clear()
+        else:
+            data = bytes(buffer[:n])
+            del buffer[:n]
+        if self._read_paused and len(buffer) <= MAX_BUFFERED // 2 and self.transport:
+            self._read_paused = False
+            self.transport.resume_reading()
+        return data
+
+    def usable(self, now: float, idle_timeout: float) -> bool:
+        """True when it can carry another request (open, nothing unread, not too old)."""
+        transport = self.transport
+        return (
+            transport is not None
+            and not transport.is_closing()
+            and not self.eof
+            and not self.buffer
+            and now - self.idle_since < idle_timeout
+        )
+
+    def close(self) -> None:
+        """Drop the connection at once (no graceful close: its state is unknown)."""
+        if self.transport is not None:
+            self.transport.abort()
+        self.eof = True
+
+
+def expire(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
