@@ -131,14 +131,14 @@ class HyperscanMatcher:
         out: list[Candidate] = []
         last_pid, last_end = -1, -1
         classes, prefix_only = self._classes, self._prefix_only
-        mapper = None if ascii_only else _ByteToChar(data)
+        to_char = None if ascii_only else _byte_to_char(data, events)
         for pid, s, ne in events:
             e = -ne
             if pid == last_pid and e <= last_end:
                 continue  # nested inside a longer candidate of the same class
             last_pid, last_end = pid, e
-            if mapper is not None:
-                s, e = mapper(s), mapper(e)
+            if to_char is not None:
+                s, e = to_char[s], to_char[e]
             if prefix_only[pid]:
                 m = self._tail.match(text, e)
                 e = m.end() if m else e
@@ -154,31 +154,25 @@ def _collect(
     events.append((pid, start, -end))
 
 
-class _ByteToChar:
-    """Maps UTF-8 byte offsets (at code-point boundaries) to code-point offsets.
+def _byte_to_char(data: bytes, events: list[tuple[int, int, int]]) -> dict[int, int]:
+    """Code-point offsets of every byte offset the events name (start and negated end).
 
-    Offsets are looked up in ascending order (candidates are sorted by start within a class,
-    and classes are few), so each lookup decodes only the bytes since the previous one; a
-    backwards lookup restarts from the nearest cached point.
+    One forward pass over ``data`` whatever the order of the events, so mapping stays linear
+    in the text's length: the offsets are sorted once, then each is reached by decoding only
+    the bytes since the previous one. Offsets fall on code-point boundaries (HS_FLAG_UTF8), so
+    every slice decodes cleanly.
     """
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._cache: dict[int, int] = {0: 0}
-        self._last_b = 0
-        self._last_c = 0
-
-    def __call__(self, offset: int) -> int:
-        hit = self._cache.get(offset)
-        if hit is not None:
-            return hit
-        if offset < self._last_b:
-            self._last_b, self._last_c = 0, 0
-        # Offsets fall on code-point boundaries (HS_FLAG_UTF8), so the slice decodes cleanly.
-        chars = len(self._data[self._last_b : offset].decode("utf-8", "surrogatepass"))
-        self._last_b, self._last_c = offset, self._last_c + chars
-        self._cache[offset] = self._last_c
-        return self._last_c
+    offsets: set[int] = set()
+    for _, s, ne in events:
+        offsets.add(s)
+        offsets.add(-ne)
+    out: dict[int, int] = {}
+    last_b, last_c = 0, 0
+    for b in sorted(offsets):
+        last_c += len(data[last_b:b].decode("utf-8", "surrogatepass"))
+        last_b = b
+        out[b] = last_c
+    return out
 
 
 def build_matcher(name: str, patterns: Sequence[CandidatePattern]) -> Matcher:

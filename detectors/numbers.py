@@ -161,7 +161,10 @@ def _match_at(
     if i + 4 <= limit and seps[i] == "." and seps[i + 1] == "." and seps[i + 2] == ".":
         longer = (i > 0 and seps[i - 1] == ".") or (i + 4 < len(digs) and seps[i + 3] == ".")
         if not longer and ipv4_ok(digs[i : i + 4]):
-            prefix = before + run[: groups[i][0]]
+            # Only the end of the context matters here; a bounded slice keeps a megabyte run
+            # of addresses linear.
+            at = groups[i][0]
+            prefix = before + run[max(0, at - _KW_WINDOW) : at]
             if prefix.endswith("/") or _after_version_word(prefix):
                 return i + 4  # a version string: consumed, not an address
             if "IP_ADDRESS" in wanted:
@@ -245,7 +248,10 @@ def _phone_or_account(
         ndigits = 0
         for a, b in groups[i : min(j + 1, ext_at)]:
             ndigits += b - a
-        ctx = before + run[:lo]
+        # Keywords can only sit in `before` (a run holds digits, separators and "x"/"ext"/"#"),
+        # and the checks below read the end of the context: a bounded slice of the run keeps
+        # a long run with many stretches linear.
+        ctx = before + run[max(0, lo - _KW_WINDOW) : lo]
         if (
             "ACCOUNT_NUMBER" in wanted
             and 6 <= ndigits <= 20

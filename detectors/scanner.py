@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from bisect import bisect_right
 from collections.abc import Collection, Iterable
 from typing import Final
 
@@ -104,8 +105,9 @@ class Scanner:
         # Digit runs last, and only outside spans already validated (URLs, IBANs, UUIDs, GPS):
         # classifying a run is the expensive step (phonenumbers), and a run inside a validated
         # span would lose the overlap resolution anyway.
+        inside = _Containment(taken) if taken and runs else None
         for s, e in runs:
-            if _inside(s, e, taken):
+            if inside is not None and inside(s, e):
                 continue
             for f in classify_run(text, s, e, wanted):
                 raw.append((f, _PRIORITY[Cls.NUM]))
@@ -203,11 +205,27 @@ class Scanner:
         return "IP_ADDRESS", not glued and ipv6_ok(cand), e
 
 
-def _inside(s: int, e: int, spans: list[tuple[int, int]]) -> bool:
-    for a, b in spans:
-        if a <= s and e <= b:
-            return True
-    return False
+class _Containment:
+    """Answers "is [s, e) inside one of these spans?" in O(log n) per question.
+
+    A text can hold hundreds of thousands of validated spans (a megabyte line of PII); testing
+    each digit run against all of them would make the scan quadratic. Sorted by start, with the
+    running maximum of the ends: some span contains [s, e) iff the furthest end among the spans
+    starting at or before s reaches e.
+    """
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        spans.sort()
+        self._starts = [a for a, _ in spans]
+        self._reach: list[int] = []
+        furthest = -1
+        for _, b in spans:
+            furthest = max(furthest, b)
+            self._reach.append(furthest)
+
+    def __call__(self, s: int, e: int) -> bool:
+        k = bisect_right(self._starts, s) - 1
+        return k >= 0 and self._reach[k] >= e
 
 
 _LOCK: Final = threading.Lock()

@@ -7,11 +7,11 @@ import itertools
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors import numbers
-from detectors.scanner import Scanner, redact, scan
+from detectors.scanner import Scanner, _Containment, redact, scan
 
 MATCHERS = ["hyperscan", "re", "re2"]
 
@@ -248,3 +248,28 @@ def test_version_word_matches_the_old_regex(context: str) -> None:
 @given(st.text(alphabet="versionbuildaefmwVBR.:= \t\nxy", max_size=24))
 def test_version_word_matches_the_old_regex_on_random_contexts(context: str) -> None:
     assert numbers._after_version_word(context.lower()) == bool(_VERSION_RX.search(context))
+
+
+# Digit runs inside validated spans are skipped; the containment test is a sorted search
+# (a megabyte line of PII made the old all-pairs check quadratic). Same answers as all-pairs.
+_span = st.tuples(st.integers(0, 60), st.integers(0, 20)).map(lambda t: (t[0], t[0] + t[1]))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(_span, max_size=12), st.lists(_span, min_size=1, max_size=12))
+def test_containment_matches_all_pairs(
+    spans: list[tuple[int, int]], runs: list[tuple[int, int]]
+) -> None:
+    inside = _Containment(list(spans))
+    for s, e in runs:
+        assert inside(s, e) == any(a <= s and e <= b for a, b in spans)
+
+
+@pytest.mark.parametrize("matcher", ["hyperscan", "re"])
+def test_non_ascii_offsets_point_at_the_values(matcher: str) -> None:
+    text = "Zoë ✓ jo@exämple.de 10.1.2.3 ünï +44 7911 123456 ✓ ann@example.com " * 3
+    found = Scanner(matcher=matcher).scan(text)
+    values = [(f.entity_type, text[f.start : f.end]) for f in found]
+    assert values.count(("EMAIL_ADDRESS", "ann@example.com")) == 3
+    assert values.count(("IP_ADDRESS", "10.1.2.3")) == 3
+    assert values.count(("PHONE_NUMBER", "+44 7911 123456")) == 3
