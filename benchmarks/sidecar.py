@@ -232,14 +232,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="veil-bench-sidecar-") as tmp:
         work = Path(tmp)
         upstream = start_upstream(work, record=False)
-        sidecar = start_sidecar(
-            work,
-            "--upstream", upstream.url,
-            "--max-body", "16MiB",
-            "--workers", str(args.workers),
-            "--event-loop", args.event_loop,
-            env={"VEIL_LOG_LEVEL": "ERROR"},
-        )  # fmt: skip
+        try:
+            sidecar = start_sidecar(
+                work,
+                "--upstream", upstream.url,
+                "--max-body", "16MiB",
+                "--workers", str(args.workers),
+                "--event-loop", args.event_loop,
+                env={"VEIL_LOG_LEVEL": "ERROR"},
+            )  # fmt: skip
+        except BaseException:
+            upstream.stop()  # else it outlives the benchmark
+            raise
         try:
             print(f"cpus: {os.cpu_count()}  load average: {load_average()}  rounds: "
                   f"{args.rounds}  requests/round: {args.requests}  concurrency: "

@@ -55,11 +55,22 @@ class BodyReader:
                 return data
 
     async def _chunk(self, n: int) -> bytes:
+        content = self._content
         try:
             # What has already arrived is taken without a timer (most of an upload usually
             # has); only a read that has to wait for the client runs under the deadline.
-            data = self._content.read_nowait(n)
-            if not data and n != 0 and not self._content.at_eof():
+            if n >= 0:
+                data = content.read_nowait(n)
+                waits = not data and n != 0 and not content.at_eof()
+            elif content.total_bytes > self._read or content.at_eof():
+                # Bytes are buffered (received minus taken): the next piece as it came off
+                # the socket. read_nowait(-1) would join every buffered piece into one more
+                # copy of the body, which read_all then copies again.
+                data = await self._next(-1)
+                waits = False
+            else:
+                waits = True
+            if waits:
                 async with asyncio.timeout_at(self._deadline):
                     data = await self._next(n)
         except TimeoutError as exc:
