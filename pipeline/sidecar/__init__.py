@@ -6,7 +6,8 @@ the same core as every other mode: :func:`pipeline.media.strip_media` and
 :func:`pipeline.minimizer.minimize`.
 
 Modules: ``settings`` (``VEIL_SIDECAR_*``), ``app`` (routes, auth, error answers, metrics),
-``api`` (own endpoints), ``proxy`` (reverse proxy), ``multipart`` (strict parser and writer),
+``api`` (own endpoints), ``proxy`` (reverse proxy), ``upstream`` and ``http1`` (its HTTP/1.1
+client to the upload service), ``multipart`` (strict parser and writer),
 ``sniff`` (routing by magic bytes), ``consent`` (header and snapshot), ``engine`` (bridge to
 the core), ``body`` (size limit and deadline), ``accesslog``, ``metrics``, ``server``.
 Nothing is imported here, so importing one module stays cheap.
