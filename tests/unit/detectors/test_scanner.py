@@ -273,3 +273,35 @@ def test_non_ascii_offsets_point_at_the_values(matcher: str) -> None:
     assert values.count(("EMAIL_ADDRESS", "ann@example.com")) == 3
     assert values.count(("IP_ADDRESS", "10.1.2.3")) == 3
     assert values.count(("PHONE_NUMBER", "+44 7911 123456")) == 3
+
+
+# The scanner skips the matcher for texts where no candidate class can match; that shortcut
+# must never hide a candidate, whatever the matcher.
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(st.text(alphabet="abcdefABCDEFwWxyz-. ", min_size=0, max_size=48))
+def test_skipped_texts_hold_no_candidate(text: str) -> None:
+    from detectors.scanner import _may_hold_candidate
+
+    if not _may_hold_candidate(text):
+        for name in ("hyperscan", "re"):
+            assert _scanner(name)._matcher.candidates(text) == []
+
+
+@functools.cache
+def _scanner(matcher: str) -> Scanner:
+    return Scanner(matcher=matcher)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cafebabe-dead-beef-cafe-babecafebabe",
+        "ab-cd-ef-ab-cd-ef",
+        "abcd.efab.cdef",
+        "see WWW.example.org",
+        "ab::cd",
+        "no digits but a@b.cd",
+    ],
+)
+def test_digit_free_candidates_are_still_scanned(text: str) -> None:
+    assert scan(text), text
