@@ -15,7 +15,17 @@ COPY pyproject.toml README.md ./
 COPY pipeline ./pipeline
 COPY detectors ./detectors
 COPY config ./config
-RUN pip install --no-deps --no-build-isolation . \
+COPY scripts/build_native.py ./scripts/
+# The scanner's hot modules compiled with mypyc (detectors/native.py), as scripts/setup does;
+# the compiler is removed again, the extension modules ship as package data.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && python scripts/build_native.py \
+    && pip install --no-deps --no-build-isolation . \
+    && apt-get purge -y --auto-remove gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/* build \
+    && cd / && python -c "import detectors.scanner as s; assert s.__file__.endswith('.so'), s.__file__" \
+    && cd /app \
     && useradd --system --uid 10001 --home-dir /var/lib/veil --create-home veil
 USER veil
 ENV VEIL_DATA_DIR=/var/lib/veil \
