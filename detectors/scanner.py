@@ -31,7 +31,7 @@ from collections.abc import Collection, Iterable
 from typing import Final
 
 from detectors.findings import Finding
-from detectors.matchers import Matcher, best_matcher, build_matcher
+from detectors.matchers import HyperscanMatcher, Matcher, best_matcher, build_matcher
 from detectors.numbers import MIN_RUN, classify_run
 from detectors.patterns import ENTITY_TYPES, Cls, patterns_for
 from detectors.validators import (
@@ -47,6 +47,18 @@ from detectors.validators import (
 
 __all__ = ["ENTITY_TYPES", "Scanner", "get_scanner", "redact", "scan"]
 
+# Candidate classes as module constants: compiled code reads a Final from a C static,
+# while Cls.X is a class attribute lookup on every use.
+_C_NUM: Final = Cls.NUM
+_C_URL: Final = Cls.URL
+_C_EMAIL: Final = Cls.EMAIL
+_C_GPS_KV: Final = Cls.GPS_KV
+_C_IBAN: Final = Cls.IBAN
+_C_GPS_DMS: Final = Cls.GPS_DMS
+_C_GPS: Final = Cls.GPS
+_C_UUID: Final = Cls.UUID
+_C_MAC: Final = Cls.MAC
+_NUM_PRIORITY: Final = list(Cls).index(Cls.NUM)
 _MAX_URL_DEPTH: Final = 3  # nested encodings (a redirect URL inside a query value) we unwrap
 _URL_TRAILING: Final = ".,;:!?'\")]}>"
 _HEX_OR_WORD: Final = re.compile(r"[\w:.]")
@@ -117,6 +129,11 @@ class Scanner:
         name = matcher or os.environ.get("VEIL_MATCHER")
         self._matcher: Matcher = build_matcher(name, patterns) if name else best_matcher(patterns)
         self.matcher_name = self._matcher.name
+        # The default matcher, typed concretely so compiled code calls it directly instead of
+        # looking the method up through the Matcher protocol on every scan.
+        self._hs: HyperscanMatcher | None = (
+            self._matcher if isinstance(self._matcher, HyperscanMatcher) else None
+        )
 
     def scan(self, text: str) -> list[Finding]:
         """Find the PII in ``text``; see the module docstring for the contract."""
@@ -133,8 +150,10 @@ class Scanner:
         raw: list[tuple[Finding, int]] = []
         runs: list[tuple[int, int]] = []
         taken: list[tuple[int, int]] = []
-        for cls, s, e in self._matcher.candidates(text):
-            if cls is Cls.NUM:
+        hs = self._hs
+        cands = hs.candidates(text) if hs is not None else self._matcher.candidates(text)
+        for cls, s, e in cands:
+            if cls is _C_NUM:
                 if e - s >= MIN_RUN:  # shorter runs hold no entity (classify_run's rule)
                     runs.append((s, e))
                 continue
@@ -149,7 +168,7 @@ class Scanner:
             if inside is not None and inside(s, e):
                 continue
             for f in classify_run(text, s, e, wanted):
-                raw.append((f, _PRIORITY[Cls.NUM]))
+                raw.append((f, _NUM_PRIORITY))
         if not raw:
             return []
         raw.sort(key=lambda fp: (fp[0].start, fp[0].start - fp[0].end, fp[1]))
@@ -193,9 +212,9 @@ class Scanner:
         self, cls: Cls, text: str, s: int, e: int, wanted: frozenset[str]
     ) -> list[Finding]:
         """Turn one candidate into zero or more findings (detector ``url`` marks URL spans)."""
-        if cls is Cls.NUM:
+        if cls is _C_NUM:
             return classify_run(text, s, e, wanted)
-        if cls is Cls.URL:
+        if cls is _C_URL:
             while e > s and text[e - 1] in _URL_TRAILING:
                 if text[e - 1] == ")" and text.count("(", s, e) > text.count(")", s, e) - 1:
                     break  # a balanced parenthesis belongs to the URL (wiki links)
@@ -204,7 +223,7 @@ class Scanner:
             if "." not in host.split("/", 1)[0] and not host.startswith("localhost"):
                 return []
             return [Finding(s, e, "URL", _SCORES["URL"], "url")]
-        if cls is Cls.EMAIL:
+        if cls is _C_EMAIL:
             while s < e and text[s] in "._%+-":
                 s += 1  # a local part cannot start with a dot or an escape remnant
             local, _, domain = text[s:e].partition("@")
@@ -213,7 +232,7 @@ class Scanner:
             if "EMAIL_ADDRESS" not in wanted:
                 return []
             return [Finding(s, e, "EMAIL_ADDRESS", _SCORES["EMAIL_ADDRESS"], "pattern")]
-        if cls is Cls.GPS_KV:  # the finding is the value; the label stays readable
+        if cls is _C_GPS_KV:  # the finding is the value; the label stays readable
             at = gps_component_start(text[s:e])
             if at is None or "GPS_COORDINATES" not in wanted:
                 return []
@@ -226,16 +245,16 @@ class Scanner:
     @staticmethod
     def _simple(cls: Cls, text: str, s: int, e: int) -> tuple[str, bool, int]:
         cand = text[s:e]
-        if cls is Cls.IBAN:
+        if cls is _C_IBAN:
             n = iban_end(cand)
             return "IBAN_CODE", n is not None, s + (n or 0)
-        if cls is Cls.GPS:
+        if cls is _C_GPS:
             return "GPS_COORDINATES", gps_ok(cand, text[max(0, s - 40) : s]), e
-        if cls is Cls.GPS_DMS:
+        if cls is _C_GPS_DMS:
             return "GPS_COORDINATES", dms_ok(cand), e
-        if cls is Cls.UUID:
+        if cls is _C_UUID:
             return "DEVICE_ID", uuid_ok(cand), e
-        if cls is Cls.MAC:
+        if cls is _C_MAC:
             return "MAC_ADDRESS", mac_ok(cand), e
         # IPV6: must not be glued to more hex, colons or dots (part of a longer token).
         glued = (s > 0 and _HEX_OR_WORD.match(text[s - 1]) is not None) or (
