@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -305,11 +306,29 @@ class StreamEnv:
             consumer.close()
 
     def close(self) -> None:
-        """Stop every worker and the producer."""
+        """Stop every worker and the producer, then delete this test's topics.
+
+        Its own topics (the prefix) and Faust's internal ones (named after the app id): a
+        long-lived development broker would otherwise collect thousands of topics, and every
+        client's metadata request grows with them.
+        """
         for w in self.workers:
             w.stop()
         if self._producer is not None:
             self._producer.close()
+        admin = KafkaAdminClient(bootstrap_servers=self.broker.bootstrap)
+        try:
+            mine = [
+                t
+                for t in admin.list_topics()
+                if t.startswith(self.prefix) or t.startswith(self.app_id)
+            ]
+            if mine:
+                admin.delete_topics(mine, timeout_ms=30_000)
+        except Exception as exc:  # clean-up must not mask the test's own result
+            warnings.warn(f"could not delete test topics: {type(exc).__name__}", stacklevel=1)
+        finally:
+            admin.close()
 
 
 def now_iso() -> str:
