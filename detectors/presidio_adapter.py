@@ -5,6 +5,14 @@ Presidio (anonymizer, other recognizers)::
 
     registry.add_recognizer(VeilRecognizer())
 
+Added next to Presidio's predefined recognizers, both run for the types they share: the text
+is matched twice for them, and Presidio's results come back beside Veil's (its URL recognizer,
+for one, reports an e-mail address's domain as a URL). :func:`use_veil` adds Veil and removes
+the predefined recognizers whose every entity type Veil covers, so each such type has one
+source::
+
+    use_veil(registry)
+
 Importing this module imports presidio_analyzer (and through it the spaCy *library*), so the
 scanner itself never imports it; no spaCy model is loaded here.
 """
@@ -14,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerRegistry, RecognizerResult
 
 from detectors.scanner import ENTITY_TYPES, get_scanner
 
@@ -59,3 +67,31 @@ class VeilRecognizer(EntityRecognizer):
             )
             for f in get_scanner(wanted).scan(text)
         ]
+
+
+def use_veil(
+    registry: RecognizerRegistry, *, language: str = "en", replace: bool = True
+) -> list[str]:
+    """Add a :class:`VeilRecognizer` for ``language`` to ``registry``.
+
+    Args:
+        registry: a Presidio registry, usually with its predefined recognizers loaded.
+        language: the language the recognizer serves (Veil's shapes are language-neutral).
+        replace: also remove every other recognizer for ``language`` whose supported entity
+            types are all Veil's (Presidio's e-mail, phone, card, IBAN, IP, MAC, SSN and URL
+            recognizers); ones with any type Veil lacks (dates, NER, passports) stay.
+
+    Returns:
+        The names of the recognizers removed.
+    """
+    removed: list[str] = []
+    if replace:
+        for rec in list(registry.recognizers):
+            name = str(getattr(rec, "name", ""))
+            covered = set(getattr(rec, "supported_entities", ())) <= ENTITY_TYPES
+            same_language = getattr(rec, "supported_language", None) == language
+            if same_language and covered and name != "VeilRecognizer":
+                registry.remove_recognizer(name, language=language)
+                removed.append(name)
+    registry.add_recognizer(VeilRecognizer(supported_language=language))
+    return removed

@@ -30,6 +30,47 @@ def test_veil_recognizer_in_analyzer_engine() -> None:
     assert [r.entity_type for r in only] == ["IMEI"]
 
 
+def test_use_veil_replaces_the_overlapping_predefined_recognizers() -> None:
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+    from detectors.presidio_adapter import VeilRecognizer, use_veil
+
+    def analyze(registry: RecognizerRegistry, text: str) -> list[tuple[str, str, str]]:
+        engine = AnalyzerEngine(
+            registry=registry,
+            nlp_engine=NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}]),
+            supported_languages=["en"],
+        )
+        res = engine.analyze(text=text, language="en", score_threshold=0.5)
+        name = RecognizerResult.RECOGNIZER_NAME_KEY
+        return sorted(
+            (r.entity_type, text[r.start : r.end], r.recognition_metadata[name]) for r in res
+        )
+
+    from presidio_analyzer import RecognizerResult
+
+    text = "mail jo@example.com on 2026-01-05, ip 10.1.2.3"
+    both = RecognizerRegistry(supported_languages=["en"])
+    both.load_predefined_recognizers()
+    both.remove_recognizer("SpacyRecognizer")  # pattern-only engine
+    both.add_recognizer(VeilRecognizer())
+    # Side by side, Presidio's own URL recognizer reports the e-mail's domain as a URL.
+    assert ("URL", "example.com", "UrlRecognizer") in analyze(both, text)
+
+    registry = RecognizerRegistry(supported_languages=["en"])
+    registry.load_predefined_recognizers()
+    registry.remove_recognizer("SpacyRecognizer")
+    removed = use_veil(registry)
+    assert {"EmailRecognizer", "IpRecognizer", "PhoneRecognizer", "UrlRecognizer"} <= set(removed)
+    assert "DateRecognizer" not in removed and "UuidRecognizer" not in removed
+    found = analyze(registry, text)
+    assert ("EMAIL_ADDRESS", "jo@example.com", "VeilRecognizer") in found
+    assert ("IP_ADDRESS", "10.1.2.3", "VeilRecognizer") in found
+    assert not any(t == "URL" for t, _, _ in found)
+    assert any(t == "DATE_TIME" for t, _, _ in found)  # Presidio's other recognizers stay
+
+
 def test_veil_recognizer_rejects_unknown_entity() -> None:
     from detectors.presidio_adapter import VeilRecognizer
 
