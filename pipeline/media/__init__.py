@@ -49,9 +49,14 @@ _STRIPPERS: dict[str, str] = {
 }
 
 
+_RESOLVED: dict[str, Stripper] = {}  # resolved once per type: import_module is not free
+
+
 def _stripper(media_type: str) -> Stripper:
-    module, func = _STRIPPERS[media_type].split(":")
-    fn: Stripper = getattr(importlib.import_module(module), func)
+    fn = _RESOLVED.get(media_type)
+    if fn is None:
+        module, func = _STRIPPERS[media_type].split(":")
+        fn = _RESOLVED[media_type] = getattr(importlib.import_module(module), func)
     return fn
 
 
