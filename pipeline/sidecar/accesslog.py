@@ -2,29 +2,63 @@
 
 One line per request: method, path without query values (``/upload?user=&id=``), status,
 bytes in and out, duration. Never the client address (an IP address is personal data), header
-values, bodies or query values.
+values, bodies or query values. Paths and query key names can carry personal data too
+(``/users/jo%40example.com/avatar``): they are run through the detectors, percent-encoded
+text decoded first, and each finding is logged as ``<ENTITY_TYPE>`` in the raw target.
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
+from detectors.scanner import scan
+from detectors.validators import percent_decode
 from pipeline.sidecar.keys import IN_BYTES_KEY
 
 MAX_LOGGED_PATH = 200
 
 
+def redact_raw(raw: str) -> str:
+    """``raw`` (percent-encoded) with every detector finding in its decoded text replaced.
+
+    The result stays in the raw encoding, so a decoded control character can never reach the
+    log line; only the spans that decode to a finding become ``<ENTITY_TYPE>``.
+    """
+    decoded, origin = percent_decode(raw, plus_is_space=False)
+    findings = scan(decoded)
+    if not findings:
+        return raw
+    pieces: list[str] = []
+    pos = 0
+    for f in findings:  # sorted by start; a finding inside an earlier one is skipped
+        start, end = origin[f.start], origin[f.end]
+        if start < pos:
+            continue
+        pieces.append(raw[pos:start])
+        pieces.append(f"<{f.entity_type}>")
+        pos = end
+    pieces.append(raw[pos:])
+    return "".join(pieces)
+
+
 def safe_target(path: str, query_string: str) -> str:
-    """Return ``path`` with only the query's key names kept (values emptied), bounded."""
+    """``path`` with findings redacted and only the query's key names kept (values emptied).
+
+    Bounded: the path to MAX_LOGGED_PATH characters, at most 20 keys of 40 characters.
+    """
+    # Redact before cutting: a cut through an e-mail address would leave a part the detectors
+    # no longer recognise. The request line is bounded by the server (max_line_size).
+    path = redact_raw(path)
     if len(path) > MAX_LOGGED_PATH:
         path = path[:MAX_LOGGED_PATH] + "..."
     if not query_string:
         return path
-    keys = [key for key, _ in parse_qsl(query_string, keep_blank_values=True)][:20]
-    return path + "?" + "&".join(f"{key[:40]}=" for key in keys)
+    # parse_qsl decodes the names; they are logged re-encoded (no raw control characters).
+    keys = [quote(key, safe="") for key, _ in parse_qsl(query_string, keep_blank_values=True)]
+    return path + "?" + "&".join(f"{redact_raw(key)[:40]}=" for key in keys[:20])
 
 
 class SafeAccessLogger(AbstractAccessLogger):
