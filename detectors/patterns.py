@@ -16,8 +16,12 @@ digits longer than any entity never matches at all.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
+
+from detectors.validators import HEX_CHARS
 
 
 class Cls(StrEnum):
@@ -184,3 +188,39 @@ def patterns_for(entities: frozenset[str]) -> tuple[CandidatePattern, ...]:
         msg = f"unknown entity types {sorted(unknown)}; valid: {sorted(ENTITY_TYPES)}"
         raise ValueError(msg)
     return tuple(p for p in PATTERNS if p.cls is Cls.URL or p.entities & entities)
+
+
+_DIGIT: Final = re.compile(r"\d")  # a superset of the ASCII digits Hyperscan matches
+
+
+def _all_hex(text: str, start: int, end: int) -> bool:
+    for k in range(start, end):
+        if text[k] not in HEX_CHARS:
+            return False
+    return True
+
+
+def may_hold_candidate(text: str) -> bool:
+    """False only when no candidate class can match anywhere in ``text``.
+
+    Every class above contains a digit (digit runs, IBAN, coordinates), "@" (e-mail),
+    ":" (URL schemes, IPv6, colon MACs), "www." (URL), or a hex-letter shape: a UUID's 8 hex
+    digits before "-", a dash MAC's "hh-hh-", a dot MAC's "hhhh.". This checks a superset of
+    those with memchr-speed searches; a matcher call costs microseconds even when it finds
+    nothing, and many texts (names, prose) have no digit at all.
+    """
+    if "@" in text or ":" in text or _DIGIT.search(text) is not None:
+        return True
+    i = text.find("-")
+    while i >= 0:
+        if i >= 2 and text[i - 1] in HEX_CHARS and text[i - 2] in HEX_CHARS:
+            return True
+        i = text.find("-", i + 1)
+    i = text.find(".")
+    while i >= 0:
+        if i >= 3 and text[i - 3 : i].lower() == "www":
+            return True
+        if i >= 4 and _all_hex(text, i - 4, i):
+            return True
+        i = text.find(".", i + 1)
+    return False

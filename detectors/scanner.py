@@ -27,13 +27,13 @@ import os
 import re
 import threading
 from bisect import bisect_right
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Final
 
 from detectors.findings import Finding
 from detectors.matchers import HyperscanMatcher, Matcher, best_matcher, build_matcher
 from detectors.numbers import MIN_RUN, classify_run
-from detectors.patterns import ENTITY_TYPES, Cls, patterns_for
+from detectors.patterns import ENTITY_TYPES, Cls, may_hold_candidate, patterns_for
 from detectors.validators import (
     dms_ok,
     gps_component_start,
@@ -58,7 +58,6 @@ _C_GPS_DMS: Final = Cls.GPS_DMS
 _C_GPS: Final = Cls.GPS
 _C_UUID: Final = Cls.UUID
 _C_MAC: Final = Cls.MAC
-_NUM_PRIORITY: Final = list(Cls).index(Cls.NUM)
 _MAX_URL_DEPTH: Final = 3  # nested encodings (a redirect URL inside a query value) we unwrap
 _URL_TRAILING: Final = ".,;:!?'\")]}>"
 _HEX_OR_WORD: Final = re.compile(r"[\w:.]")
@@ -71,44 +70,8 @@ _SCORES: Final = {
     "MAC_ADDRESS": 0.9,
     "IP_ADDRESS": 0.9,
 }
-_DIGIT: Final = re.compile(r"\d")  # a superset of the ASCII digits Hyperscan matches
-_HEX_CHARS: Final = frozenset("0123456789abcdefABCDEF")
-
-
-def _all_hex(text: str, start: int, end: int) -> bool:
-    for k in range(start, end):
-        if text[k] not in _HEX_CHARS:
-            return False
-    return True
-
-
-def _may_hold_candidate(text: str) -> bool:
-    """False only when no candidate class can match anywhere in ``text``.
-
-    Every class (patterns.py) contains a digit (digit runs, IBAN, coordinates), "@" (e-mail),
-    ":" (URL schemes, IPv6, colon MACs), "www." (URL), or a hex-letter shape: a UUID's 8 hex
-    digits before "-", a dash MAC's "hh-hh-", a dot MAC's "hhhh.". This checks a superset of
-    those with memchr-speed searches; a matcher call costs microseconds even when it finds
-    nothing, and many texts (names, prose) have no digit at all.
-    """
-    if "@" in text or ":" in text or _DIGIT.search(text) is not None:
-        return True
-    i = text.find("-")
-    while i >= 0:
-        if i >= 2 and text[i - 1] in _HEX_CHARS and text[i - 2] in _HEX_CHARS:
-            return True
-        i = text.find("-", i + 1)
-    i = text.find(".")
-    while i >= 0:
-        if i >= 3 and text[i - 3 : i].lower() == "www":
-            return True
-        if i >= 4 and _all_hex(text, i - 4, i):
-            return True
-        i = text.find(".", i + 1)
-    return False
-
-
 _PRIORITY: Final = {c: i for i, c in enumerate(Cls)}
+_NUM_PRIORITY: Final = _PRIORITY[Cls.NUM]
 
 
 class Scanner:
@@ -144,7 +107,7 @@ class Scanner:
         return found
 
     def _scan(self, text: str, depth: int) -> list[Finding]:
-        if not _may_hold_candidate(text):
+        if not may_hold_candidate(text):
             return []
         wanted = self.entities
         raw: list[tuple[Finding, int]] = []
@@ -323,11 +286,14 @@ def scan(text: str, *, entities: Collection[str] | None = None) -> list[Finding]
     return get_scanner(entities).scan(text)
 
 
-def redact(text: str, findings: Iterable[Finding]) -> str:
+def redact(text: str, findings: Iterable[Finding], *, origin: Sequence[int] | None = None) -> str:
     """Replace each innermost finding in ``text`` by ``<ENTITY_TYPE>``.
 
     A finding that contains another (a URL holding an e-mail) is kept as text around the inner
     placeholder; overlapping findings that do not nest are merged into the earlier one.
+    ``origin``: the findings index a decoded form of ``text`` (``percent_decode``), and
+    ``origin[i]`` is where decoded character ``i`` starts in ``text``; the placeholders then
+    replace the encoded spans, so the rest of ``text`` keeps its encoding.
     """
     ordered = sorted(findings, key=lambda f: (f.start, -f.end))
     inner: list[Finding] = []
@@ -339,10 +305,11 @@ def redact(text: str, findings: Iterable[Finding]) -> str:
     pieces: list[str] = []
     pos = 0
     for f in inner:
-        if f.start < pos:
+        start, end = (f.start, f.end) if origin is None else (origin[f.start], origin[f.end])
+        if start < pos:
             continue
-        pieces.append(text[pos : f.start])
+        pieces.append(text[pos:start])
         pieces.append(f"<{f.entity_type}>")
-        pos = f.end
+        pos = end
     pieces.append(text[pos:])
     return "".join(pieces)

@@ -215,7 +215,7 @@ def percent_decode(text: str, *, plus_is_space: bool) -> tuple[str, list[int]]:
 
 
 def _is_hex2(text: str, i: int) -> bool:
-    return i + 1 < len(text) and text[i] in _HEXCHARS and text[i + 1] in _HEXCHARS
+    return i + 1 < len(text) and text[i] in HEX_CHARS and text[i + 1] in HEX_CHARS
 
 
-_HEXCHARS: Final = frozenset("0123456789abcdefABCDEF")
+HEX_CHARS: Final = frozenset("0123456789abcdefABCDEF")

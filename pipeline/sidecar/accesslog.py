@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, quote
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-from detectors.scanner import scan
+from detectors.scanner import redact, scan
 from detectors.validators import percent_decode
 from pipeline.sidecar.keys import IN_BYTES_KEY
 
@@ -28,20 +28,7 @@ def redact_raw(raw: str) -> str:
     log line; only the spans that decode to a finding become ``<ENTITY_TYPE>``.
     """
     decoded, origin = percent_decode(raw, plus_is_space=False)
-    findings = scan(decoded)
-    if not findings:
-        return raw
-    pieces: list[str] = []
-    pos = 0
-    for f in findings:  # sorted by start; a finding inside an earlier one is skipped
-        start, end = origin[f.start], origin[f.end]
-        if start < pos:
-            continue
-        pieces.append(raw[pos:start])
-        pieces.append(f"<{f.entity_type}>")
-        pos = end
-    pieces.append(raw[pos:])
-    return "".join(pieces)
+    return redact(raw, scan(decoded), origin=origin)
 
 
 def safe_target(path: str, query_string: str) -> str:
