@@ -25,6 +25,7 @@ from pipeline.errors import ConfigError
 from pipeline.sidecar.accesslog import SafeAccessLogger
 from pipeline.sidecar.app import create_app
 from pipeline.sidecar.engine import Engine
+from pipeline.sidecar.memory import keep_large_buffers
 from pipeline.sidecar.settings import SidecarSettings, is_loopback
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ async def serve(
         OSError: the address cannot be bound.
     """
     app = create_app(settings, engine=engine)
+    keep_large_buffers(int(settings.max_body))
     sock = sock if sock is not None else bind(settings)
     runner = web.AppRunner(
         app,
