@@ -10,11 +10,11 @@ after EOI (MPF previews, vendor trailers, appended videos) -- is dropped.
 
 from __future__ import annotations
 
-import re
 import struct
 
 from pipeline.errors import CorruptMedia
 from pipeline.media.iptc import report_photoshop
+from pipeline.media.markers import first_marker
 from pipeline.media.policy import MediaPolicy, Removals
 from pipeline.media.tiff import MAX_PIXELS, rewrite_exif
 from pipeline.media.xmp import report_xmp
@@ -33,9 +33,6 @@ SOI, EOI, SOS, APP0, APP1, APP2, APP13, APP14, COM = (
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 # Segments the decoder needs; copied as they are.
 _STRUCTURE = _SOF | {0xC4, 0xCC, 0xDB, 0xDD, 0xDC}  # DHT, DAC, DQT, DRI, DNL
-# In entropy-coded data a real marker is 0xFF followed by neither 0x00 (stuffing), an RSTn,
-# nor another 0xFF (fill). A regex finds them in C, not byte by byte in Python.
-_MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
 _XMP_EXT_ID = b"http://ns.adobe.com/xmp/extension/\x00"
 MAX_SEGMENTS = 100_000  # far above any real file; bounds the loop on hostile input
@@ -129,11 +126,11 @@ def _check_frame(payload: bytes, label: str) -> None:
 
 def _scan_end(data: bytes, start: int, label: str) -> tuple[int, bool]:
     """Offset of the marker ending the entropy-coded data from ``start``; True if it is EOI."""
-    m = _MARKER_IN_SCAN.search(data, start)
-    if m is None:
+    at = first_marker(data, start)
+    if at < 0:
         msg = f"{label}: JPEG image data truncated (no EOI)"
         raise CorruptMedia(msg)
-    return m.start(), data[m.start() + 1] == EOI
+    return at, data[at + 1] == EOI
 
 
 def _segment(marker: int, payload: bytes) -> bytes:
