@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -148,11 +148,61 @@ class Entry(NamedTuple):
     size: int
 
 
+class Entries(Mapping[int, Entry]):
+    """An IFD's entries by tag, decoded on lookup from the raw entry table.
+
+    Most tags of an EXIF block are only named in the removal report, never read: building an
+    :class:`Entry` for each one up front was the largest single cost of stripping a photo.
+    The tag index is built in C; an entry's value offset is bounds-checked when it is looked
+    up, with the same result as checking it up front. The first of duplicated tags wins.
+    """
+
+    __slots__ = ("_index", "_n", "_table", "_table_at")
+
+    def __init__(self, table: tuple[int, ...], table_at: int, n: int) -> None:
+        self._table = table  # (tag, type, count, value) per entry, flattened
+        self._table_at = table_at  # offset of the first entry in the buffer
+        self._n = n  # buffer length
+        tags = table[0::4]
+        # Reversed, so that for a duplicated tag the first occurrence's index is kept.
+        self._index: dict[int, int] = dict(
+            zip(tags[::-1], range(len(tags) - 1, -1, -1), strict=True)
+        )
+
+    def __getitem__(self, tag: int) -> Entry:
+        i = self._index[tag]
+        t = self._table
+        typ, cnt, value = t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]
+        unit = TYPE_SIZES.get(typ)
+        size = (unit or 0) * cnt
+        if unit is None:
+            voff = -1
+        elif size <= 4:
+            voff = self._table_at + 12 * i + 8
+        else:
+            voff = value if value + size <= self._n else -1  # out of bounds: never read
+        return Entry(tag, typ, cnt, voff, size)
+
+    def get(self, tag: int, default: Entry | None = None) -> Entry | None:  # type: ignore[override]
+        """The entry for ``tag``, or ``default``."""
+        return self[tag] if tag in self._index else default
+
+    def __contains__(self, tag: object) -> bool:
+        return tag in self._index
+
+    def __iter__(self) -> Iterator[int]:
+        # File order (the index is built reversed); each duplicated tag once.
+        return iter(dict.fromkeys(self._table[0::4]))
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
 @dataclass(frozen=True, slots=True)
 class Ifd:
     """A parsed IFD: entries by tag and the offset of the next IFD (0 = none)."""
 
-    entries: dict[int, Entry]
+    entries: Entries
     next_offset: int
 
 
@@ -212,26 +262,9 @@ class TiffReader:
         if count > MAX_ENTRIES or offset + 2 + 12 * count + 4 > n:
             msg = f"{self.label}: {where} entry table past the end of the data"
             raise CorruptMedia(msg)
-        entries: dict[int, Entry] = {}
         # One unpack for the whole table (bounds checked above) instead of four per entry.
         table = struct.unpack_from(f"{self.endian}{'HHII' * count}", self.data, offset + 2)
-        p = offset + 2
-        for i in range(0, 4 * count, 4):
-            tag, typ, cnt, value = table[i], table[i + 1], table[i + 2], table[i + 3]
-            unit = TYPE_SIZES.get(typ)
-            size = (unit or 0) * cnt
-            if unit is None:
-                voff = -1
-            elif size <= 4:
-                voff = p + 8
-            else:
-                voff = value
-                if voff + size > n:
-                    voff = -1  # reported as removed, never read
-            if tag not in entries:  # the first of duplicated tags wins
-                entries[tag] = Entry(tag, typ, cnt, voff, size)
-            p += 12
-        return Ifd(entries, self.u32(offset + 2 + 12 * count))
+        return Ifd(Entries(table, offset + 2, n), self.u32(offset + 2 + 12 * count))
 
     def raw(self, e: Entry) -> bytes:
         """The value bytes of ``e`` (empty if the entry's value is out of bounds)."""
@@ -300,22 +333,44 @@ def _sub(r: TiffReader, parent: Ifd, tag: int, where: str) -> Ifd | None:
 
 def exif_tag_ids(dirs: ExifDirs) -> Iterable[tuple[str, int]]:
     """Every tag in the blob as (ifd kind, tag id); ``("IFD1", -1)`` is the thumbnail."""
-    groups: list[tuple[str, Ifd | None]] = [
-        ("IFD0", dirs.ifd0),
-        ("ExifIFD", dirs.exif),
-        ("GPS", dirs.gps),
-        ("Interop", dirs.interop),
-    ]
-    groups += [("IFD1", ifd) for ifd in dirs.later]
-    for kind, ifd in groups:
-        if ifd is None:
-            continue
+    for kind, ifd in _groups(dirs):
         for tag in ifd.entries:
             if tag in (TAG_EXIF_IFD, TAG_INTEROP_IFD):
                 continue  # structure, not metadata
             yield kind, tag
     if dirs.later:
         yield "IFD1", -1
+
+
+def report_removed(dirs: ExifDirs, kept: set[tuple[str, int]], removals: Removals) -> None:
+    """Record every tag of ``dirs`` except those in ``kept`` as removed (see exif_tag_ids).
+
+    The same tags as iterating :func:`exif_tag_ids`, in one loop without a generator: a photo
+    has dozens of tags and this runs for every one of them.
+    """
+    add = removals.add
+    for kind, ifd in _groups(dirs):
+        for tag in ifd.entries:
+            if tag == TAG_EXIF_IFD or tag == TAG_INTEROP_IFD or (kind, tag) in kept:
+                continue
+            category, name = removed_as(kind, tag)
+            add(category, name)
+    if dirs.later and ("IFD1", -1) not in kept:
+        add(*removed_as("IFD1", -1))
+
+
+def _groups(dirs: ExifDirs) -> list[tuple[str, Ifd]]:
+    groups = [
+        (kind, ifd)
+        for kind, ifd in (
+            ("IFD0", dirs.ifd0),
+            ("ExifIFD", dirs.exif),
+            ("GPS", dirs.gps),
+            ("Interop", dirs.interop),
+        )
+        if ifd is not None
+    ]
+    return groups + [("IFD1", ifd) for ifd in dirs.later]
 
 
 def exif_tags(dirs: ExifDirs) -> Iterable[tuple[str, int, str]]:
@@ -485,9 +540,7 @@ def rewrite_exif(data: bytes, policy: MediaPolicy, removals: Removals, label: st
         kept.update({("GPS", 1), ("GPS", 2), ("GPS", 3), ("GPS", 4)})
         removals.keep("GPSLatitude(coarse)")
         removals.keep("GPSLongitude(coarse)")
-    for kind, tag in exif_tag_ids(dirs):
-        if (kind, tag) not in kept:
-            removals.add(*removed_as(kind, tag))
+    report_removed(dirs, kept, removals)
     if not (out0 or out_exif or gps):
         return None
     return build_exif(out0, out_exif, gps, r.endian)
