@@ -16,15 +16,17 @@ COPY pipeline ./pipeline
 COPY detectors ./detectors
 COPY config ./config
 COPY scripts/build_native.py ./scripts/
-# The scanner's hot modules compiled with mypyc (detectors/native.py), as scripts/setup does;
-# the compiler is removed again, the extension modules ship as package data.
+# The scanner's hot modules compiled with mypyc and its Hyperscan extension (detectors/native.py),
+# as scripts/setup does; the compiler and headers are removed again (libhyperscan5 stays: the
+# extension links it), the extension modules ship as package data.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libhyperscan-dev libhyperscan5 \
     && python scripts/build_native.py \
     && pip install --no-deps --no-build-isolation . \
-    && apt-get purge -y --auto-remove gcc libc6-dev \
+    && apt-mark manual libhyperscan5 \
+    && apt-get purge -y --auto-remove gcc libc6-dev libhyperscan-dev \
     && rm -rf /var/lib/apt/lists/* build \
-    && cd / && python -c "import detectors.scanner as s; assert s.__file__.endswith('.so'), s.__file__" \
+    && cd / && python -c "import detectors.scanner as s; assert s.__file__.endswith('.so'), s.__file__; assert s.Scanner()._hs.engine == 'libhs'" \
     && cd /app \
     && useradd --system --uid 10001 --home-dir /var/lib/veil --create-home veil
 USER veil

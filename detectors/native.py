@@ -20,7 +20,15 @@ import hashlib
 import json
 from pathlib import Path
 
-__all__ = ["COMPILED", "MANIFEST", "StaleNativeBuild", "compiled_modules", "verify"]
+__all__ = [
+    "COMPILED",
+    "EXTENSIONS",
+    "MANIFEST",
+    "StaleNativeBuild",
+    "compiled_modules",
+    "extension_modules",
+    "verify",
+]
 
 # The modules mypyc compiles, as paths relative to the repository root. Every module a compiled
 # one imports at call time on the hot path is here too: calls between compiled modules are
@@ -34,6 +42,10 @@ COMPILED: tuple[str, ...] = (
     "detectors/matchers.py",
     "detectors/scanner.py",
 )
+# C extension modules written by hand, as (source, module name): optional (each has a Python
+# fallback: detectors.matchers uses the python-hyperscan binding where _hsnative is missing),
+# but when one is present it must match its source too.
+EXTENSIONS: tuple[tuple[str, str], ...] = (("detectors/_hsnative.c", "_hsnative"),)
 MANIFEST = "_native_manifest.json"  # written into the package directory by the build
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -45,9 +57,11 @@ class StaleNativeBuild(ImportError):
 def source_hashes(package: Path = _PACKAGE) -> dict[str, str]:
     """SHA-256 of each compiled module's source, keyed by module file name (``numbers.py``)."""
     out: dict[str, str] = {}
-    for rel in COMPILED:
+    for rel in (*COMPILED, *(src for src, _ in EXTENSIONS)):
         name = rel.rsplit("/", 1)[-1]
-        out[name] = hashlib.sha256((package / name).read_bytes()).hexdigest()
+        path = package / name
+        if path.exists() or rel in COMPILED:
+            out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
 
@@ -57,6 +71,13 @@ def compiled_modules(package: Path = _PACKAGE) -> list[str]:
         rel.rsplit("/", 1)[-1]
         for rel in COMPILED
         if any(package.glob(rel.rsplit("/", 1)[-1][:-3] + ".*.so"))
+    ]
+
+
+def extension_modules(package: Path = _PACKAGE) -> list[str]:
+    """Sources (``_hsnative.c``) of the C extensions with a built module in ``package``."""
+    return [
+        src.rsplit("/", 1)[-1] for src, module in EXTENSIONS if any(package.glob(module + ".*.so"))
     ]
 
 
@@ -71,14 +92,22 @@ def verify(package: Path = _PACKAGE) -> None:
             records a different source hash; the message names the module files.
     """
     present = compiled_modules(package)
-    if not present:
+    extensions = extension_modules(package)
+    if not present and not extensions:
         return
     try:
         recorded = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         recorded = {}
     current = source_hashes(package)
-    stale = sorted(n for n in current if recorded.get(n) != current[n] or n not in present)
+    # Compiled modules: all or none. C extensions: each optional, but current when present.
+    checked = [rel.rsplit("/", 1)[-1] for rel in COMPILED] if present else []
+    checked += extensions
+    stale = sorted(
+        n
+        for n in checked
+        if recorded.get(n) != current.get(n) or (n.endswith(".py") and n not in present)
+    )
     if stale:
         msg = (
             f"compiled detector modules do not match their sources ({', '.join(stale)}): "

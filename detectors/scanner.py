@@ -15,7 +15,7 @@ Matcher choice, measured by ``veil bench detectors`` on the same 3,000-event fix
 and one core (numbers in the README): Hyperscan is the fastest of Hyperscan, RE2 and one
 combined ``re`` and also the only one that reports overlapping candidates across classes, so it
 is the default; the combined ``re`` is the fallback where the hyperscan wheel is missing.
-Override with ``VEIL_MATCHER=hyperscan|re2|re`` (benchmarks).
+Override with ``VEIL_MATCHER=hyperscan|hyperscan-python|re2|re`` (benchmarks).
 
 Overlaps are resolved by a fixed order: earlier start first, then the longer span, then the
 candidate-class priority of :class:`detectors.patterns.Cls`.

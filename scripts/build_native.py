@@ -28,11 +28,34 @@ def _load_native() -> object:
     return module
 
 
+def _extensions(native: Any) -> list[Any]:
+    """The hand-written C extensions whose libraries are installed (see native.EXTENSIONS)."""
+    from setuptools import Extension
+
+    if not Path("/usr/include/hs/hs.h").exists():
+        print(
+            "build-native: no Hyperscan headers (Debian libhyperscan-dev): skipping "
+            "detectors._hsnative; the python-hyperscan binding is used instead",
+            file=sys.stderr,
+        )
+        return []
+    return [
+        Extension(
+            f"detectors.{module}",
+            [source],
+            libraries=["hs"],
+            extra_compile_args=["-O2", "-Wall", "-Wextra"],
+        )
+        for source, module in native.EXTENSIONS
+    ]
+
+
 def main(argv: list[str]) -> int:
     os.chdir(REPO)
     native: Any = _load_native()
     package = REPO / "detectors"
     manifest = package / native.MANIFEST
+    extensions = _extensions(native)
     if "--clean" in argv:
         for so in package.glob("*.so"):
             so.unlink()
@@ -47,10 +70,17 @@ def main(argv: list[str]) -> int:
     manifest.unlink(missing_ok=True)
     setup(
         name="veil-native",
-        ext_modules=mypycify(list(native.COMPILED), opt_level="3", group_name="detectors._native"),
+        ext_modules=[
+            *mypycify(list(native.COMPILED), opt_level="3", group_name="detectors._native"),
+            *extensions,
+        ],
         script_args=["-q", "build_ext", "--inplace", "--build-temp", "build/native"],
     )
-    missing = [n for n in hashes if n not in native.compiled_modules(package)]
+    built = native.compiled_modules(package) + native.extension_modules(package)
+    wanted = [n for n in hashes if n.endswith(".py")] + [
+        src.rsplit("/", 1)[-1] for src in (e.sources[0] for e in extensions)
+    ]
+    missing = [n for n in wanted if n not in built]
     if missing:
         print(f"build-native: no extension module for {missing}", file=sys.stderr)
         return 1

@@ -81,6 +81,55 @@ def test_touch_without_change_is_not_stale(tmp_path: Path) -> None:
     native.verify(pkg)
 
 
+def _extension(pkg: Path, *, built: bool) -> Path:
+    src = pkg / "_hsnative.c"
+    src.write_text("/* source */\n", encoding="utf-8")
+    if built:
+        (pkg / ("_hsnative" + SO)).write_bytes(b"\x7fELF")
+    return src
+
+
+def test_c_extension_is_optional(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    _compile(pkg)
+    _extension(pkg, built=False)  # no libhyperscan-dev: the binding is used instead
+    _manifest(pkg, native.source_hashes(pkg))
+    assert native.extension_modules(pkg) == []
+    native.verify(pkg)
+
+
+def test_c_extension_alone_is_checked(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    src = _extension(pkg, built=True)  # mypyc modules absent, the extension built
+    _manifest(pkg, native.source_hashes(pkg))
+    native.verify(pkg)
+    src.write_text("/* edited */\n", encoding="utf-8")
+    with pytest.raises(native.StaleNativeBuild, match=r"\(_hsnative\.c\)"):
+        native.verify(pkg)
+
+
+def test_edited_c_extension_source_is_stale(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    _compile(pkg)
+    src = _extension(pkg, built=True)
+    _manifest(pkg, native.source_hashes(pkg))
+    native.verify(pkg)
+    src.write_text("/* edited */\n", encoding="utf-8")
+    with pytest.raises(native.StaleNativeBuild, match=r"_hsnative\.c"):
+        native.verify(pkg)
+
+
+@pytest.mark.skipif(
+    os.environ.get("VEIL_REQUIRE_NATIVE") != "1",
+    reason="set VEIL_REQUIRE_NATIVE=1 (CI does) to require the compiled build",
+)
+def test_ci_scans_with_the_c_extension() -> None:
+    from detectors.scanner import Scanner
+
+    assert Scanner()._hs is not None
+    assert Scanner()._hs.engine == "libhs"
+
+
 @pytest.mark.skipif(
     os.environ.get("VEIL_REQUIRE_NATIVE") != "1",
     reason="set VEIL_REQUIRE_NATIVE=1 (CI does) to require the compiled build",

@@ -1,0 +1,238 @@
+/*
+ * detectors._hsnative: the candidate scan of detectors.matchers.HyperscanMatcher, in C.
+ *
+ * The python-hyperscan binding calls a Python function for every match event (one per
+ * candidate end, nine per typical log line) and the scanner then sorts and thins the events
+ * in Python. Here the events are collected, sorted and thinned in C and come back as one list,
+ * with exactly the result of HyperscanMatcher's Python code: (pattern id, start byte, end
+ * byte) sorted by (id, start, -end), without spans nested in an earlier, longer span of the
+ * same pattern. The library is the system's libhs (Debian libhyperscan5), linked dynamically.
+ *
+ * Thread safety: a scan holds the GIL throughout (it takes microseconds), so the one scratch
+ * space per Matcher is never used by two scans at once.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <hs/hs.h>
+#include <stdlib.h>
+
+typedef struct {
+    unsigned int id;
+    unsigned long long from;
+    unsigned long long to;
+} Event;
+
+typedef struct {
+    Event *items;
+    size_t len;
+    size_t cap;
+    int failed; /* out of memory */
+} Events;
+
+typedef struct {
+    PyObject_HEAD
+    hs_database_t *db;
+    hs_scratch_t *scratch;
+} Matcher;
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                    unsigned int flags, void *ctx) {
+    (void)flags;
+    Events *ev = (Events *)ctx;
+    if (ev->len == ev->cap) {
+        size_t cap = ev->cap ? ev->cap * 2 : 64;
+        Event *grown = (Event *)realloc(ev->items, cap * sizeof(Event));
+        if (grown == NULL) {
+            ev->failed = 1;
+            return 1; /* stop the scan */
+        }
+        ev->items = grown;
+        ev->cap = cap;
+    }
+    ev->items[ev->len].id = id;
+    ev->items[ev->len].from = from;
+    ev->items[ev->len].to = to;
+    ev->len++;
+    return 0;
+}
+
+static int by_id_start_longest(const void *a, const void *b) {
+    const Event *x = (const Event *)a, *y = (const Event *)b;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    if (x->from != y->from) return x->from < y->from ? -1 : 1;
+    if (x->to != y->to) return x->to > y->to ? -1 : 1; /* longer first */
+    return 0;
+}
+
+static void Matcher_dealloc(Matcher *self) {
+    if (self->scratch) hs_free_scratch(self->scratch);
+    if (self->db) hs_free_database(self->db);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Matcher(expressions: list[bytes], flags: list[int]) */
+static int Matcher_init(Matcher *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"expressions", "flags", NULL};
+    PyObject *exprs_obj, *flags_obj;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!", kwlist, &PyList_Type, &exprs_obj,
+                                     &PyList_Type, &flags_obj))
+        return -1;
+    Py_ssize_t n = PyList_GET_SIZE(exprs_obj);
+    if (n == 0 || PyList_GET_SIZE(flags_obj) != n) {
+        PyErr_SetString(PyExc_ValueError, "expressions and flags: same non-zero length");
+        return -1;
+    }
+    const char **exprs = PyMem_Calloc((size_t)n, sizeof(char *));
+    unsigned int *flags = PyMem_Calloc((size_t)n, sizeof(unsigned int));
+    unsigned int *ids = PyMem_Calloc((size_t)n, sizeof(unsigned int));
+    int rc = -1;
+    if (exprs == NULL || flags == NULL || ids == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *e = PyList_GET_ITEM(exprs_obj, i);
+        if (!PyBytes_Check(e)) {
+            PyErr_SetString(PyExc_TypeError, "expressions must be bytes");
+            goto done;
+        }
+        exprs[i] = PyBytes_AS_STRING(e);
+        unsigned long f = PyLong_AsUnsignedLong(PyList_GET_ITEM(flags_obj, i));
+        if (PyErr_Occurred()) goto done;
+        flags[i] = (unsigned int)f;
+        ids[i] = (unsigned int)i;
+    }
+    hs_compile_error_t *err = NULL;
+    hs_database_t *db = NULL;
+    if (hs_compile_multi(exprs, flags, ids, (unsigned int)n, HS_MODE_BLOCK, NULL, &db, &err) !=
+        HS_SUCCESS) {
+        PyErr_Format(PyExc_ValueError, "hyperscan compile failed (expression %d): %s",
+                     err ? err->expression : -1, err && err->message ? err->message : "?");
+        if (err) hs_free_compile_error(err);
+        goto done;
+    }
+    hs_scratch_t *scratch = NULL;
+    if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS) {
+        hs_free_database(db);
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (self->scratch) hs_free_scratch(self->scratch);
+    if (self->db) hs_free_database(self->db);
+    self->db = db;
+    self->scratch = scratch;
+    rc = 0;
+done:
+    PyMem_Free(exprs);
+    PyMem_Free(flags);
+    PyMem_Free(ids);
+    return rc;
+}
+
+/* scan(data: bytes) -> list[tuple[int, int, int]] */
+static PyObject *Matcher_scan(Matcher *self, PyObject *data) {
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "data must be bytes");
+        return NULL;
+    }
+    if (self->db == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Matcher not initialised");
+        return NULL;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(data);
+    if ((unsigned long long)size > 0xFFFFFFFFull) {
+        PyErr_SetString(PyExc_ValueError, "text too large for one Hyperscan block (4 GiB)");
+        return NULL;
+    }
+    Events ev = {NULL, 0, 0, 0};
+    hs_error_t rc = hs_scan(self->db, PyBytes_AS_STRING(data), (unsigned int)size, 0,
+                            self->scratch, on_match, &ev);
+    if (ev.failed) {
+        free(ev.items);
+        return PyErr_NoMemory();
+    }
+    if (rc != HS_SUCCESS) {
+        free(ev.items);
+        PyErr_Format(PyExc_RuntimeError, "hyperscan scan failed (error %d)", (int)rc);
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        free(ev.items);
+        return NULL;
+    }
+    if (ev.len > 1) qsort(ev.items, ev.len, sizeof(Event), by_id_start_longest);
+    long long last_id = -1;
+    unsigned long long last_end = 0;
+    for (size_t i = 0; i < ev.len; i++) {
+        Event *e = &ev.items[i];
+        if ((long long)e->id == last_id && e->to <= last_end) continue; /* nested */
+        last_id = e->id;
+        last_end = e->to;
+        PyObject *t = Py_BuildValue("(IKK)", e->id, e->from, e->to);
+        if (t == NULL || PyList_Append(out, t) < 0) {
+            Py_XDECREF(t);
+            Py_DECREF(out);
+            free(ev.items);
+            return NULL;
+        }
+        Py_DECREF(t);
+    }
+    free(ev.items);
+    return out;
+}
+
+static PyMethodDef Matcher_methods[] = {
+    {"scan", (PyCFunction)Matcher_scan, METH_O,
+     "scan(data: bytes) -> list of (id, start, end): sorted by (id, start, -end), spans "
+     "nested in a longer span of the same id dropped."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject MatcherType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "detectors._hsnative.Matcher",
+    .tp_basicsize = sizeof(Matcher),
+    .tp_dealloc = (destructor)Matcher_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Matcher(expressions: list[bytes], flags: list[int]): a block-mode database.",
+    .tp_methods = Matcher_methods,
+    .tp_init = (initproc)Matcher_init,
+    .tp_new = PyType_GenericNew,
+};
+
+static PyObject *version(PyObject *mod, PyObject *unused) {
+    (void)mod;
+    (void)unused;
+    return PyUnicode_FromString(hs_version());
+}
+
+static PyMethodDef module_methods[] = {
+    {"version", version, METH_NOARGS, "The linked Hyperscan library's version string."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "detectors._hsnative",
+    .m_doc = "Hyperscan candidate scan in C (see detectors/_hsnative.c).",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC PyInit__hsnative(void) {
+    if (PyType_Ready(&MatcherType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&moduledef);
+    if (m == NULL) return NULL;
+    Py_INCREF(&MatcherType);
+    if (PyModule_AddObject(m, "Matcher", (PyObject *)&MatcherType) < 0) {
+        Py_DECREF(&MatcherType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyModule_AddIntConstant(m, "HS_FLAG_SOM_LEFTMOST", HS_FLAG_SOM_LEFTMOST) < 0 ||
+        PyModule_AddIntConstant(m, "HS_FLAG_UTF8", HS_FLAG_UTF8) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
