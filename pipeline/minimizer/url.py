@@ -9,7 +9,6 @@ the network address, or replaced by a placeholder host).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from urllib.parse import (
     SplitResult,
     quote,
@@ -185,7 +184,7 @@ def _decode(text: str, query: bool, *, full: bool = False) -> str:
 
 
 def _shift(f: Finding, by: int) -> Finding:
-    return replace(f, start=f.start - by, end=f.end - by)
+    return Finding(f.start - by, f.end - by, f.entity_type, f.score, f.detector)
 
 
 __all__ = ["REDACTED_HOST", "minimize_url"]
