@@ -104,6 +104,21 @@ def test_fast_equals_slow_on_fixed_table() -> None:
     assert mismatched == []
 
 
+@pytest.mark.slow  # about 12,000 reference parses
+def test_x_extensions_do_not_change_the_verdict() -> None:
+    # valid_phone judges "<plain number> x<digits>" by the number alone; the reference parses
+    # the whole window. Parentheses and dots keep the full rule (they gave mismatches).
+    windows = [
+        w.rstrip() + ext
+        for w in _examples()[:1500] + _random_windows(1500, seed=20261130)
+        for ext in (" x12", "x9", " ext. 3", " ext 123456")
+    ]
+    expected = [slow_valid_phone(w) for w in windows]
+    assert sum(expected) > 1000
+    assert len(expected) - sum(expected) > 1000
+    assert [w for w, e in zip(windows, expected, strict=True) if valid_phone(w) != e] == []
+
+
 @pytest.mark.parametrize(
     ("window", "expected"),
     [
