@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Final
 
 import phonenumbers
@@ -52,26 +52,14 @@ from phonenumbers.phonenumbermatcher import _verify  # the matcher's own VALID c
 from phonenumbers.phonenumberutil import (
     _MAX_LENGTH_FOR_NSN,
     _MIN_LENGTH_FOR_NSN,
+    UNKNOWN_REGION,
     ValidationResult,
-    _extract_country_code,
     _formatting_rule_has_first_group_only,
-    _match_national_number,
-    _maybe_strip_i18n_prefix_and_normalize,
-    _test_number_length,
-)
-from phonenumbers.phonenumberutil import (
-    _maybe_strip_national_prefix_carrier_code as _strip_np_typed,
 )
 
 # Presidio's default regions (US GB DE FR IL IN CA BR) plus CN, so recall is never below it.
 # Acceptance is "valid in any region", so the order only affects cost: most likely first.
 PHONE_REGIONS: Final[tuple[str, ...]] = ("US", "GB", "DE", "FR", "IN", "CN", "BR", "IL", "CA")
-
-# The stub says the carrier code is a str; the code returns None when there is none. Compiled
-# (mypyc) code checks results against the declared type, so the alias carries the true one.
-_maybe_strip_national_prefix_carrier_code: Callable[
-    [str, PhoneMetadata], tuple[str | None, str, bool]
-] = _strip_np_typed
 
 _EXT: Final = re.compile(r"[A-Za-z#]")
 _DECIMAL: Final = re.compile(r"[-+]?\d+\.\d+")
@@ -186,35 +174,32 @@ def _exact_valid(digits: str, region: str | None) -> bool:
     if region is None:  # "+": _maybe_strip_i18n_prefix_and_normalize strips the plus
         source, full, md_r = CountryCodeSource.FROM_NUMBER_WITH_PLUS_SIGN, digits, None
     else:
-        md_r = PhoneMetadata.metadata_for_region(region)
+        md_r = _metadata(region)
         if md_r is None:
             return False
         idd = md_r.international_prefix if md_r.international_prefix is not None else "NonMatch"
-        source, full = _maybe_strip_i18n_prefix_and_normalize(digits, idd)
+        source, full = _strip_idd(digits, idd)
     cc, national = 0, ""
     if source != CountryCodeSource.FROM_DEFAULT_COUNTRY:
         if len(full) <= _MIN_LENGTH_FOR_NSN:
             return False  # TOO_SHORT_AFTER_IDD
-        cc, national = _extract_country_code(full)
+        cc, national = _extract_cc(full)
         if cc == 0:
             return False  # INVALID_COUNTRY_CODE (the retry without "+" finds none either)
     elif md_r is not None and full.startswith(str(md_r.country_code)):
         # _maybe_extract_country_code: the region's own code written without "+"
-        pot = _maybe_strip_national_prefix_carrier_code(full[len(str(md_r.country_code)) :], md_r)[
-            1
-        ]
+        pot = _strip_np(full[len(str(md_r.country_code)) :], md_r)[0]
         general = md_r.general_desc
-        if (
-            not _match_national_number(full, general, False)
-            and _match_national_number(pot, general, False)
-        ) or _test_number_length(full, md_r) == ValidationResult.TOO_LONG:
+        if (not _national_match(full, general) and _national_match(pot, general)) or _length_result(
+            full, md_r
+        ) == ValidationResult.TOO_LONG:
             source = CountryCodeSource.FROM_NUMBER_WITHOUT_PLUS_SIGN
             cc, national = int(md_r.country_code or 0), pot
     md = md_r
     if cc != 0:
-        number_region = phonenumbers.region_code_for_country_code(cc)
+        number_region = _region_for_cc(cc)
         if number_region != region:
-            md = PhoneMetadata.metadata_for_region_or_calling_code(cc, number_region)
+            md = _metadata_or_calling_code(cc, number_region)
     elif md_r is not None:
         national, cc = digits, int(md_r.country_code or 0)
     else:
@@ -222,8 +207,8 @@ def _exact_valid(digits: str, region: str | None) -> bool:
     if len(national) < _MIN_LENGTH_FOR_NSN:
         return False
     if md is not None:
-        pot = _maybe_strip_national_prefix_carrier_code(national, md)[1]
-        if _test_number_length(pot, md) not in (
+        pot = _strip_np(national, md)[0]
+        if _length_result(pot, md) not in (
             ValidationResult.TOO_SHORT,
             ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
             ValidationResult.INVALID_LENGTH,
@@ -249,7 +234,7 @@ def _is_valid_number(cc: int, nsn: str) -> bool:
     if len(regions) > 1:  # _region_code_for_number_from_list
         region = None
         for r in regions:
-            md = PhoneMetadata.metadata_for_region(r.upper(), None)
+            md = _metadata(r.upper())
             if md is None:
                 continue
             if md.leading_digits is not None:
@@ -261,10 +246,9 @@ def _is_valid_number(cc: int, nsn: str) -> bool:
                 break
     if region is None:  # is_valid_number_for_region
         return False
-    md = PhoneMetadata.metadata_for_region_or_calling_code(cc, region.upper())
+    md = _metadata_or_calling_code(cc, region.upper())
     if md is None or (
-        region != REGION_CODE_FOR_NON_GEO_ENTITY
-        and cc != phonenumbers.country_code_for_valid_region(region)
+        region != REGION_CODE_FOR_NON_GEO_ENTITY and cc != _country_code_of_valid_region(region)
     ):
         return False
     return _type_known(nsn, md)
@@ -305,7 +289,7 @@ def _national_prefix_ok(cc: int, nsn: str, digits: str) -> bool:
 
     Uses phonenumbers' own helpers on the same inputs (the NSN, the raw input's digits).
     """
-    md = PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(cc))
+    md = _metadata(_region_for_cc(cc))
     if md is None:
         return True
     rule = _choose_format(md, nsn)
@@ -313,9 +297,9 @@ def _national_prefix_ok(cc: int, nsn: str, digits: str) -> bool:
         return True
     if rule.national_prefix_optional_when_formatting:
         return True
-    if _formatting_rule_has_first_group_only(rule.national_prefix_formatting_rule):
+    if _first_group_only(rule.national_prefix_formatting_rule):
         return True
-    return bool(_maybe_strip_national_prefix_carrier_code(digits, md)[2])
+    return _strip_np(digits, md)[1]
 
 
 def _extract_cc(digits: str) -> tuple[int, str]:
@@ -356,6 +340,121 @@ def _any_valid(cc: int, nsns: Iterable[str]) -> bool:
     return False
 
 
+# --------------------------------------------------------------------------- phonenumbers' helpers
+#
+# The fast path mirrors phonenumbers.parse step by step. phonenumbers' own helpers for those
+# steps are interpreted Python that looks its metadata up and compiles (through re's cache)
+# the same patterns on every call: a fifth of a scan of synth_dataset_v2. These are the same
+# steps over the same metadata, with the lookups and patterns kept once per metadata object
+# (static data, not inputs). test_phones.py checks the whole fast path against the reference
+# parse on ~22,000 windows.
+
+
+def _metadata(region: str) -> PhoneMetadata | None:
+    """``PhoneMetadata.metadata_for_region(region, None)``, kept."""
+    hit = _MD_CACHE.get(region, _MISSING)
+    if hit is _MISSING:
+        hit = _MD_CACHE.setdefault(region, PhoneMetadata.metadata_for_region(region, None))
+    return hit if isinstance(hit, PhoneMetadata) else None
+
+
+def _metadata_or_calling_code(cc: int, region: str) -> PhoneMetadata | None:
+    """``PhoneMetadata.metadata_for_region_or_calling_code(cc, region)``."""
+    if region == REGION_CODE_FOR_NON_GEO_ENTITY:
+        return PhoneMetadata.metadata_for_nongeo_region(cc, None)
+    return _metadata(region)
+
+
+def _region_for_cc(cc: int) -> str:
+    """``phonenumbers.region_code_for_country_code(cc)``."""
+    regions = _CC_TO_REGIONS.get(cc)
+    return regions[0] if regions else UNKNOWN_REGION
+
+
+def _country_code_of_valid_region(region: str) -> int:
+    """``phonenumbers.country_code_for_valid_region(region)`` (region known valid here)."""
+    md = _metadata(region.upper())
+    if md is None:
+        msg = f"Invalid region code {region}"
+        raise ValueError(msg)
+    return int(md.country_code or 0)
+
+
+def _first_group_only(rule: str | None) -> bool:
+    """``_formatting_rule_has_first_group_only(rule)``, kept per rule."""
+    if rule is None:
+        return True
+    hit = _FIRST_GROUP_CACHE.get(rule)
+    if hit is None:
+        hit = _FIRST_GROUP_CACHE.setdefault(rule, bool(_formatting_rule_has_first_group_only(rule)))
+    return hit
+
+
+def _national_match(number: str, desc: PhoneNumberDesc | None) -> bool:
+    """``_match_national_number(number, desc, False)``: a full match of the desc's pattern."""
+    if desc is None or not desc.national_number_pattern:
+        return False
+    return _leading_rx(desc.national_number_pattern).fullmatch(number) is not None
+
+
+def _strip_idd(digits: str, idd: str) -> tuple[int, str]:
+    """``_maybe_strip_i18n_prefix_and_normalize(digits, idd)`` for ASCII digits only.
+
+    No plus sign to strip and nothing to normalise; the IDD is stripped unless the digit
+    after it is a 0 (no calling code starts with 0).
+    """
+    if not digits:
+        return CountryCodeSource.FROM_DEFAULT_COUNTRY, digits
+    m = _leading_rx(idd).match(digits)
+    if m is None:
+        return CountryCodeSource.FROM_DEFAULT_COUNTRY, digits
+    rest = digits[m.end() :]
+    if rest[:1] == "0":
+        return CountryCodeSource.FROM_DEFAULT_COUNTRY, digits
+    return CountryCodeSource.FROM_NUMBER_WITH_IDD, rest
+
+
+def _strip_np(number: str, md: PhoneMetadata) -> tuple[str, bool]:
+    """``_maybe_strip_national_prefix_carrier_code(number, md)`` without the carrier code:
+    (the number with the national prefix stripped or transformed, whether it was)."""
+    rx = _national_prefix_rx(md.national_prefix_for_parsing) if number else None
+    m = rx.match(number) if rx is not None else None
+    if rx is None or m is None:
+        return number, False
+    general = md.general_desc
+    viable = _national_match(number, general)
+    groups = m.groups()
+    rule = md.national_prefix_transform_rule
+    if not rule or groups[len(groups) - 1] is None:
+        if viable and not _national_match(number[m.end() :], general):
+            return number, False
+        return number[m.end() :], True
+    transformed = rx.sub(rule, number, count=1)
+    if viable and not _national_match(transformed, general):
+        return number, False
+    return transformed, True
+
+
+def _length_result(number: str, md: PhoneMetadata) -> int:
+    """``_test_number_length(number, md)`` for the UNKNOWN type (the general description)."""
+    desc = md.general_desc
+    if desc is None:  # not in any shipped metadata (phonenumbers would fail here too)
+        return int(ValidationResult.INVALID_LENGTH)
+    possible = desc.possible_length
+    n = len(number)
+    if n in desc.possible_length_local_only:
+        return int(ValidationResult.IS_POSSIBLE_LOCAL_ONLY)
+    if possible[0] == n:
+        return int(ValidationResult.IS_POSSIBLE)
+    if possible[0] > n:
+        return int(ValidationResult.TOO_SHORT)
+    if possible[-1] < n:
+        return int(ValidationResult.TOO_LONG)
+    return int(
+        ValidationResult.IS_POSSIBLE if n in possible[1:] else ValidationResult.INVALID_LENGTH
+    )
+
+
 # --------------------------------------------------------------------------- metadata
 
 
@@ -380,6 +479,9 @@ def _region_info() -> dict[str, _RegionInfo]:
 
 _REGION_INFO: Final = _region_info()
 _NP_CACHE: Final[dict[str, re.Pattern[str] | None]] = {}
+_MISSING: Final = object()
+_MD_CACHE: Final[dict[str, object]] = {}
+_FIRST_GROUP_CACHE: Final[dict[str, bool]] = {}
 _LEADING_CACHE: Final[dict[str, re.Pattern[str]]] = {}
 _TABLES: Final[dict[int, dict[int, re.Pattern[str]]]] = {}
 _TABLE_LOCK: Final = threading.Lock()
@@ -403,8 +505,7 @@ def _national_prefix_rx(pattern: str | None) -> re.Pattern[str] | None:
 
 def _main_metadata(cc: int) -> PhoneMetadata | None:
     """The metadata ``parse`` switches to for an extracted calling code (its main region)."""
-    region = phonenumbers.region_code_for_country_code(cc)
-    return PhoneMetadata.metadata_for_region_or_calling_code(cc, region)
+    return _metadata_or_calling_code(cc, _region_for_cc(cc))
 
 
 _TYPE_DESCS: Final = (
