@@ -97,6 +97,10 @@ class Scanner:
         self._hs: HyperscanMatcher | None = (
             self._matcher if isinstance(self._matcher, HyperscanMatcher) else None
         )
+        # The no-candidate pre-check pays where a matcher call is dear (a Python callback per
+        # match event, or re): with the C extension a call on a text without candidates costs
+        # about what the pre-check does (0.7 vs 0.6 us on synth_dataset_v2), so it is skipped.
+        self._precheck = self._hs is None or self._hs.engine != "libhs"
 
     def scan(self, text: str) -> list[Finding]:
         """Find the PII in ``text``; see the module docstring for the contract."""
@@ -107,7 +111,7 @@ class Scanner:
         return found
 
     def _scan(self, text: str, depth: int) -> list[Finding]:
-        if not may_hold_candidate(text):
+        if self._precheck and not may_hold_candidate(text):
             return []
         wanted = self.entities
         raw: list[tuple[Finding, int]] = []

@@ -94,3 +94,14 @@ def test_bad_arguments_are_refused() -> None:
         m.scan("str, not bytes")
     assert m.scan(b"xaay") == [(0, 1, 3)]
     assert hsnative.version().startswith("5.")
+
+
+def test_scanners_over_both_engines_find_the_same() -> None:
+    from detectors.scanner import Scanner
+
+    native, binding = Scanner(), Scanner(matcher="hyperscan-python")
+    # The no-candidate pre-check only runs where a matcher call is dear.
+    assert native._precheck is False and binding._precheck is True
+    texts = ["", "plain words only", "née à Zürich", *_PIECES, " ".join(_PIECES)]
+    for text in texts:
+        assert native.scan(text) == binding.scan(text)
