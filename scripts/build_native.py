@@ -1,8 +1,10 @@
-"""Compile the scanner's hot modules with mypyc, in place (see detectors/native.py).
+"""Compile the scanner's and the media stripper's hot modules with mypyc, in place, and the
+scanner's Hyperscan C extension (see detectors/native.py).
 
-Usage: ``.venv/bin/python scripts/build_native.py [--clean]``. Writes ``detectors/*.so`` and
-``detectors/_native_manifest.json`` (both git-ignored) and C sources under ``build/native``.
-Exits 0 on success, 1 when the build failed (the detectors then run as pure Python).
+Usage: ``.venv/bin/python scripts/build_native.py [--clean]``. Writes ``*.so`` and
+``_native_manifest.json`` in ``detectors/`` and ``pipeline/media/`` (all git-ignored) and C
+sources under ``build/native``. Exits 0 on success, 1 when the build failed (the modules then
+run as pure Python).
 """
 
 from __future__ import annotations
@@ -54,12 +56,15 @@ def main(argv: list[str]) -> int:
     os.chdir(REPO)
     native: Any = _load_native()
     package = REPO / "detectors"
+    media = REPO / "pipeline" / "media"
     manifest = package / native.MANIFEST
+    media_manifest = media / native.MANIFEST
     extensions = _extensions(native)
     if "--clean" in argv:
-        for so in package.glob("*.so"):
+        for so in [*package.glob("*.so"), *media.glob("*.so")]:
             so.unlink()
         manifest.unlink(missing_ok=True)
+        media_manifest.unlink(missing_ok=True)
         return 0
     from mypyc.build import mypycify
     from setuptools import setup
@@ -67,11 +72,16 @@ def main(argv: list[str]) -> int:
     # Record the hashes of what is compiled *before* compiling, so an edit made during the
     # build makes the result stale rather than wrongly fresh.
     hashes = native.source_hashes(package)
+    media_hashes = native.source_hashes(media, native.MEDIA_COMPILED, ())
     manifest.unlink(missing_ok=True)
+    media_manifest.unlink(missing_ok=True)
     setup(
         name="veil-native",
         ext_modules=[
             *mypycify(list(native.COMPILED), opt_level="3", group_name="detectors._native"),
+            *mypycify(
+                list(native.MEDIA_COMPILED), opt_level="3", group_name="pipeline.media._native"
+            ),
             *extensions,
         ],
         script_args=["-q", "build_ext", "--inplace", "--build-temp", "build/native"],
@@ -81,11 +91,17 @@ def main(argv: list[str]) -> int:
         src.rsplit("/", 1)[-1] for src in (e.sources[0] for e in extensions)
     ]
     missing = [n for n in wanted if n not in built]
+    missing += [
+        n for n in media_hashes if n not in native.compiled_modules(media, native.MEDIA_COMPILED)
+    ]
     if missing:
         print(f"build-native: no extension module for {missing}", file=sys.stderr)
         return 1
     # The build copies .so files only when they were rebuilt; the manifest is what marks fresh.
     manifest.write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    media_manifest.write_text(
+        json.dumps(media_hashes, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
     return 0
 
 

@@ -16,9 +16,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.errors import CorruptMedia, MediaError
-from pipeline.media import sniff as _sniff
-from pipeline.media.policy import CATEGORIES, MediaPolicy, Removals, StripResult
+from detectors.native import verify_media as _verify_native
+
+# Refuse a compiled (mypyc) build of the media modules that no longer matches its sources; it
+# runs before any of them is imported.
+_verify_native()
+
+from pipeline.errors import CorruptMedia, MediaError  # noqa: E402
+from pipeline.media import sniff as _sniff  # noqa: E402
+from pipeline.media.policy import CATEGORIES, MediaPolicy, Removals, StripResult  # noqa: E402
 
 __all__ = [
     "CATEGORIES",

@@ -138,3 +138,26 @@ def test_ci_scans_with_the_c_extension() -> None:
 def test_ci_runs_the_compiled_modules(rel: str) -> None:
     module = importlib.import_module(rel[:-3].replace("/", "."))
     assert str(module.__file__).endswith(".so"), f"{rel} runs as Python, not compiled"
+
+
+def test_media_build_is_checked_on_its_own(tmp_path: Path) -> None:
+    for rel in native.MEDIA_COMPILED:
+        name = rel.rsplit("/", 1)[-1]
+        (tmp_path / name).write_text(f"# source of {rel}\n", encoding="utf-8")
+        (tmp_path / (name[:-3] + SO)).write_bytes(b"\x7fELF")
+    hashes = native.source_hashes(tmp_path, native.MEDIA_COMPILED, ())
+    _manifest(tmp_path, hashes)
+    native.verify(tmp_path, native.MEDIA_COMPILED, ())
+    (tmp_path / "tiff.py").write_text("# edited\n", encoding="utf-8")
+    with pytest.raises(native.StaleNativeBuild, match=r"\(tiff\.py\)"):
+        native.verify(tmp_path, native.MEDIA_COMPILED, ())
+
+
+@pytest.mark.skipif(
+    os.environ.get("VEIL_REQUIRE_NATIVE") != "1",
+    reason="set VEIL_REQUIRE_NATIVE=1 (CI does) to require the compiled build",
+)
+@pytest.mark.parametrize("rel", native.MEDIA_COMPILED)
+def test_ci_runs_the_compiled_media_modules(rel: str) -> None:
+    module = importlib.import_module(rel[:-3].replace("/", "."))
+    assert str(module.__file__).endswith(".so"), f"{rel} runs as Python, not compiled"
