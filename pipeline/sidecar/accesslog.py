@@ -9,6 +9,7 @@ text decoded first, and each finding is logged as ``<ENTITY_TYPE>`` in the raw t
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qsl, quote
 
 from aiohttp.abc import AbstractAccessLogger
@@ -53,17 +54,41 @@ class SafeAccessLogger(AbstractAccessLogger):
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         """Emit one line for a finished request."""
-        in_bytes = request.get(IN_BYTES_KEY, 0)
         # content_length is the body alone; body_length (streamed bodies) includes headers.
         out_bytes = response.content_length
         if out_bytes is None:
             out_bytes = response.body_length
-        self.logger.info(
-            "method=%s path=%s status=%d in_bytes=%d out_bytes=%d duration_ms=%.1f",
+        log_request(
+            self.logger,
             request.method,
-            safe_target(request.rel_url.raw_path, request.rel_url.raw_query_string),
+            request.rel_url.raw_path,
+            request.rel_url.raw_query_string,
             response.status,
-            in_bytes,
+            request.get(IN_BYTES_KEY, 0),
             out_bytes,
-            time * 1000.0,
+            time,
         )
+
+
+def log_request(
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    status: int,
+    in_bytes: int,
+    out_bytes: int,
+    seconds: float,
+) -> None:
+    """Emit one access line (see the module docstring for what it leaves out)."""
+    if not logger.isEnabledFor(logging.INFO):
+        return  # no line: skip redacting the target for nothing
+    logger.info(
+        "method=%s path=%s status=%d in_bytes=%d out_bytes=%d duration_ms=%.1f",
+        method,
+        safe_target(raw_path, raw_query),
+        status,
+        in_bytes,
+        out_bytes,
+        seconds * 1000.0,
+    )

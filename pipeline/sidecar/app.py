@@ -33,10 +33,11 @@ from pipeline.sidecar.upstream import UpstreamPool
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/_veil"
+PROXY_ENDPOINT = "proxy"  # the route (and metrics endpoint label) of forwarded requests
 # Endpoints that need the bearer token when one is configured (health stays open for probes).
 _PROTECTED = frozenset({"strip", "minimize", "metrics"})
 # Refusals counted in veil_sidecar_refused (the request never reached the upstream).
-_REFUSAL_STATUSES = frozenset({400, 407, 408, 413, 415, 422, 401})
+REFUSAL_STATUSES = frozenset({400, 407, 408, 413, 415, 422, 401})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -81,7 +82,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         return response
     except SidecarError as exc:
         status = exc.status
-        if status in _REFUSAL_STATUSES:
+        if status in REFUSAL_STATUSES:
             engine.metrics.refused.labels(exc.code).inc()
         return _error_response(request, exc.status, exc.code, str(exc))
     except web.HTTPException as exc:
@@ -138,5 +139,5 @@ def create_app(settings: SidecarSettings, *, engine: Engine | None = None) -> we
             app.router.add_route(method, path, handler, name=name)
     if settings.upstream is not None:
         app.cleanup_ctx.append(_upstream_pool)
-        app.router.add_route("*", "/{tail:.*}", proxy.handle, name="proxy")
+        app.router.add_route("*", "/{tail:.*}", proxy.handle, name=PROXY_ENDPOINT)
     return app

@@ -67,12 +67,22 @@ class SidecarMetrics:
             registry=self.registry,
         )
 
+        self.proxy_path = Counter(
+            "veil_sidecar_proxy_path",
+            "Proxy mode: requests served on the upload fast path ('fast'), and connections "
+            "handed to aiohttp's server ('aiohttp': admin, multipart, non-media, unusual), "
+            "which then serves every later request on them.",
+            ["path"],
+            registry=self.registry,
+        )
+
         # Labelled children by label values: ``labels()`` validates and hashes its
         # arguments under a lock on every call; the label sets are small and closed, so the
         # children are looked up once and kept (at most a few hundred: endpoints x status).
         self._request_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
         self._stripped_children: dict[str, Counter] = {}
         self._removed_children: dict[str, Counter] = {}
+        self._path_children: dict[str, Counter] = {}
 
     def request_done(self, endpoint: str, status: int, seconds: float) -> None:
         """Count one answered request and observe its latency."""
@@ -94,6 +104,14 @@ class SidecarMetrics:
             if removed is None:
                 removed = self._removed_children[category] = self.removed.labels(category)
             removed.inc()
+
+    def front_path(self, path: str) -> None:
+        """Count a request served on the fast path (``fast``) or a connection handed to
+        aiohttp (``aiohttp``)."""
+        child = self._path_children.get(path)
+        if child is None:
+            child = self._path_children[path] = self.proxy_path.labels(path)
+        child.inc()
 
     def render(self) -> bytes:
         """Return the text exposition of every metric."""

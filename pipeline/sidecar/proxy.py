@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 
 from aiohttp import web
 from multidict import CIMultiDict, MultiMapping
@@ -38,7 +38,12 @@ from pipeline.sidecar.exceptions import (
 from pipeline.sidecar.keys import DEADLINE_KEY, ENGINE_KEY, UPSTREAM_KEY
 from pipeline.sidecar.multipart import boundary_of, build, parse
 from pipeline.sidecar.sniff import SNIFF_BYTES, MediaKind, claims_media, sniff
-from pipeline.sidecar.upstream import UpstreamError, UpstreamResponse, UpstreamTimeoutError
+from pipeline.sidecar.upstream import (
+    UpstreamError,
+    UpstreamPool,
+    UpstreamResponse,
+    UpstreamTimeoutError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,19 +84,25 @@ def _connection_tokens(headers: MultiMapping[str]) -> set[str]:
 
 def forward_headers(request: web.Request) -> CIMultiDict[str]:
     """The request headers to send upstream: hop-by-hop ones removed, X-Forwarded-* added."""
-    drop = _REQUEST_DROP | _connection_tokens(request.headers)
+    return forward_headers_from(request.headers, request.remote, request.scheme, request.host)
+
+
+def forward_headers_from(
+    headers: MultiMapping[str], remote: str | None, scheme: str, host: str
+) -> CIMultiDict[str]:
+    """:func:`forward_headers` from the request's parts (the upload fast path has no
+    aiohttp request): its headers, the client's address, scheme and Host."""
+    drop = _REQUEST_DROP | _connection_tokens(headers)
     out: CIMultiDict[str] = CIMultiDict()
-    for name, value in request.headers.items():
+    for name, value in headers.items():
         if name.lower() not in drop:
             out.add(name, value)
     # Standard reverse-proxy headers: the upload service would see the client's address
     # without the sidecar, so forwarding it reveals nothing new to it (it is never logged).
-    forwarded_for = ", ".join(
-        [*request.headers.getall("X-Forwarded-For", []), request.remote or ""]
-    )
+    forwarded_for = ", ".join([*headers.getall("X-Forwarded-For", []), remote or ""])
     out["X-Forwarded-For"] = forwarded_for.strip(", ")
-    out["X-Forwarded-Proto"] = request.scheme
-    out["X-Forwarded-Host"] = request.host
+    out["X-Forwarded-Proto"] = scheme
+    out["X-Forwarded-Host"] = host
     return out
 
 
@@ -105,20 +116,25 @@ def response_headers(upstream: MultiMapping[str]) -> CIMultiDict[str]:
     return out
 
 
+def proxy_token_ok(headers: MultiMapping[str], token: str | None) -> bool:
+    """True when no token is configured or ``Proxy-Authorization: Bearer <token>`` matches
+    (compared in constant time)."""
+    if token is None:
+        return True
+    given = headers.get("Proxy-Authorization", "")
+    scheme, _, value = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        value.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8")
+    )
+
+
 def check_proxy_token(request: web.Request, token: str | None) -> None:
     """Require ``Proxy-Authorization: Bearer <token>`` when a token is configured.
 
     Raises:
         SidecarError: (407) missing or wrong; compared in constant time.
     """
-    if token is None:
-        return
-    given = request.headers.get("Proxy-Authorization", "")
-    scheme, _, value = given.partition(" ")
-    ok = scheme.lower() == "bearer" and hmac.compare_digest(
-        value.strip().encode("utf-8"), token.encode("utf-8")
-    )
-    if not ok:
+    if not proxy_token_ok(request.headers, token):
         err = SidecarError("proxy authorization required", code="proxy_auth_required")
         err.status = 407
         raise err
@@ -179,11 +195,32 @@ async def _strip_multipart(
 
 
 def _consent(engine: Engine, request: web.Request) -> Consent:
+    return consent_of(engine, request.headers)
+
+
+def consent_of(engine: Engine, headers: MultiMapping[str]) -> Consent:
+    """The request's consent: its header and, when configured, the snapshot."""
     return resolve(
-        request.headers.get("X-Veil-Consent"),
-        request.headers.get(engine.settings.user_header),
-        engine.snapshot,
+        headers.get("X-Veil-Consent"), headers.get(engine.settings.user_header), engine.snapshot
     )
+
+
+def check_encoding(headers: MultiMapping[str], body_exists: bool) -> None:
+    """Refuse compressed request bodies.
+
+    Raises:
+        Unsupported: (415) a body with a Content-Encoding other than identity.
+    """
+    encoding = headers.get("Content-Encoding", "").strip().lower()
+    if body_exists and encoding not in _IDENTITY:
+        # Compressed bodies cannot be inspected without decompressing, which is a bomb risk.
+        msg = "compressed request bodies (Content-Encoding) are not accepted"
+        raise Unsupported(msg, code="unsupported_encoding")
+
+
+def removed_header(stripped: list[Stripped]) -> str:
+    """The X-Veil-Removed value: removed categories, comma-separated, or ``none``."""
+    return ",".join(sorted({cat for one in stripped for cat in one.categories})) or "none"
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -197,11 +234,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     settings = engine.settings
     token = settings.token.get_secret_value() if settings.token else None
     check_proxy_token(request, token)
-    encoding = request.headers.get("Content-Encoding", "").strip().lower()
-    if request.body_exists and encoding not in _IDENTITY:
-        # Compressed bodies cannot be inspected without decompressing, which is a bomb risk.
-        msg = "compressed request bodies (Content-Encoding) are not accepted"
-        raise Unsupported(msg, code="unsupported_encoding")
+    check_encoding(request.headers, request.body_exists)
     reader = BodyReader(request, limit=int(settings.max_body), deadline=request[DEADLINE_KEY])
     headers = forward_headers(request)
     content_type = request.headers.get("Content-Type", "")
@@ -226,8 +259,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         else:
             data = _Streamed(head, reader)
     if stripped:
-        removed = sorted({cat for one in stripped for cat in one.categories})
-        headers[REMOVED_HEADER] = ",".join(removed) or "none"
+        headers[REMOVED_HEADER] = removed_header(stripped)
     return await _forward(request, headers, data)
 
 
@@ -236,38 +268,61 @@ async def _forward(
     headers: CIMultiDict[str],
     data: bytes | _Streamed | None,
 ) -> web.StreamResponse:
-    pool = request.app[UPSTREAM_KEY]
     content_length = request.content_length if isinstance(data, _Streamed) else None
-    try:
-        upstream_response = await pool.request(
-            request.method,
-            request.rel_url.raw_path_qs,
-            headers.items(),
-            data,
-            content_length=content_length,
-        )
-    except SidecarError:
-        raise  # the streamed body's own refusal (408/413/400), raised through the client
-    except ValueError:
-        # Only from values aiohttp's parser let through but HTTP/1.1 cannot carry.
-        msg = "request line or headers cannot be forwarded"
-        raise BadRequest(msg) from None
-    except UpstreamTimeoutError:
-        raise _timeout() from None
-    except UpstreamError as exc:
-        raise _unavailable(exc) from None
+    upstream_response = await send_upstream(
+        request.app[UPSTREAM_KEY],
+        request.method,
+        request.rel_url.raw_path_qs,
+        headers,
+        data,
+        content_length=content_length,
+    )
     try:
         return await _relay(request, upstream_response)
     finally:
         upstream_response.release()
 
 
-def _timeout() -> UpstreamTimeout:
+async def send_upstream(
+    pool: UpstreamPool,
+    method: str,
+    target: str,
+    headers: CIMultiDict[str],
+    data: bytes | AsyncIterable[bytes] | None,
+    *,
+    content_length: int | None = None,
+) -> UpstreamResponse:
+    """Send the request upstream and return its response head.
+
+    Raises:
+        SidecarError: a streamed body's own refusal (408/413/400); 400 when the request line
+            or a header cannot be forwarded; 504 when the upstream does not answer in time;
+            502 when it cannot be reached or breaks off.
+    """
+    try:
+        return await pool.request(
+            method, target, headers.items(), data, content_length=content_length
+        )
+    except SidecarError:
+        raise  # the streamed body's own refusal (408/413/400), raised through the client
+    except ValueError:
+        # Only from values the parser let through but HTTP/1.1 cannot carry.
+        msg = "request line or headers cannot be forwarded"
+        raise BadRequest(msg) from None
+    except UpstreamTimeoutError:
+        raise timeout_error() from None
+    except UpstreamError as exc:
+        raise unavailable_error(exc) from None
+
+
+def timeout_error() -> UpstreamTimeout:
+    """The 504 answered when the upstream does not answer in time."""
     msg = "upstream did not answer in time"
     return UpstreamTimeout(msg)
 
 
-def _unavailable(exc: UpstreamError) -> UpstreamUnavailable:
+def unavailable_error(exc: UpstreamError) -> UpstreamUnavailable:
+    """The 502 answered when the upstream cannot be reached (logs the cause's type only)."""
     # The cause is named by type only; the request body is never logged or echoed.
     log.warning("upstream unavailable: %s", type(exc).__name__)
     msg = "upstream unavailable"
@@ -282,9 +337,9 @@ async def _relay(request: web.Request, upstream: UpstreamResponse) -> web.Stream
         try:
             body = await upstream.read()
         except UpstreamTimeoutError:
-            raise _timeout() from None
+            raise timeout_error() from None
         except UpstreamError as exc:
-            raise _unavailable(exc) from None
+            raise unavailable_error(exc) from None
         headers_out.popall("Content-Length", None)
         return web.Response(
             status=upstream.status, reason=upstream.reason, headers=headers_out, body=body

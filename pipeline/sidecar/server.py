@@ -25,6 +25,8 @@ from pipeline.errors import ConfigError
 from pipeline.sidecar.accesslog import SafeAccessLogger
 from pipeline.sidecar.app import create_app
 from pipeline.sidecar.engine import Engine
+from pipeline.sidecar.fastpath import FrontServer
+from pipeline.sidecar.keys import ENGINE_KEY, UPSTREAM_KEY
 from pipeline.sidecar.memory import keep_large_buffers
 from pipeline.sidecar.settings import SidecarSettings, is_loopback
 
@@ -123,10 +125,21 @@ async def serve(
         handle_signals=False,
     )
     await runner.setup()
-    site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_GRACE)
-    await site.start()
-    stop = stop if stop is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
+    front: FrontServer | None = None
+    listener: asyncio.Server | None = None
+    if settings.upstream is None:
+        site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_GRACE)
+        await site.start()
+    else:
+        # Proxy mode: connections start on the upload fast path, which hands everything
+        # else to aiohttp's handler (pipeline.sidecar.fastpath).
+        assert runner.server is not None  # noqa: S101  # set by runner.setup()
+        front = FrontServer(
+            app[ENGINE_KEY], app[UPSTREAM_KEY], runner.server, logging.getLogger(ACCESS_LOGGER)
+        )
+        listener = await loop.create_server(front, sock=sock, backlog=BACKLOG)
+    stop = stop if stop is not None else asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
@@ -136,6 +149,10 @@ async def serve(
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if listener is not None and front is not None:
+            listener.close()  # no new connections
+            front.close_idle()
+            await front.wait_busy(SHUTDOWN_GRACE)
         await runner.cleanup()
 
 

@@ -1,0 +1,329 @@
+"""The proxy's upload fast path (pipeline.sidecar.fastpath) through a real socket.
+
+The sidecar runs in-process with ``serve()`` (as ``veil sidecar --upstream`` does), in front
+of the recording upstream of test_proxy.py; clients are raw sockets where the exact bytes
+matter (pipelining, split heads, stalls) and aiohttp otherwise. Every test also checks which
+path served the requests (the ``veil_sidecar_proxy_path`` metric), so a hand-off cannot pass
+for the fast path or the other way round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from pipeline.policy import Policy
+from pipeline.pseudonym import PseudonymKeys
+from pipeline.sidecar import fastpath
+from pipeline.sidecar.engine import Engine
+from pipeline.sidecar.server import serve
+from pipeline.sidecar.settings import SidecarSettings
+from tests.unit.sidecar.conftest import KEY
+from tests.unit.sidecar.kit import GPS_JPEG, gps, multipart, personal_tags, pixels
+from tests.unit.sidecar.test_proxy import Upstream
+
+JPEG = GPS_JPEG.read_bytes()
+
+
+class Sidecar:
+    def __init__(self, url: str, port: int, engine: Engine) -> None:
+        self.url = url
+        self.port = port
+        self.engine = engine
+
+    def paths(self) -> dict[str, float]:
+        """The proxy-path counters: how many requests took the fast path, how many aiohttp."""
+        out = {}
+        for metric in self.engine.metrics.proxy_path.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    out[sample.labels["path"]] = sample.value
+        return out
+
+    async def raw(self, data: bytes, *, read_until_close: bool = True, wait: float = 5) -> bytes:
+        """Send ``data`` on one connection; return what came back until it closed."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(data)
+        await writer.drain()
+        try:
+            if read_until_close:
+                return await asyncio.wait_for(reader.read(), wait)
+            return await asyncio.wait_for(reader.read(65536), wait)
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
+    service = Upstream()
+    server = TestServer(service.app)
+    await server.start_server()
+    yield service, str(server.make_url("")).rstrip("/")
+    await server.close()
+
+
+@pytest.fixture
+async def start(policy: Policy, upstream: tuple[Upstream, str]) -> AsyncIterator[Any]:
+    stops: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+
+    async def make(**overrides: Any) -> tuple[Sidecar, Upstream]:
+        service, url = upstream
+        settings = SidecarSettings(
+            **{"purpose": "uploads", "upstream": url, "listen": "127.0.0.1:0", **overrides}
+        )
+        engine = Engine(settings, policy=policy, keys=PseudonymKeys(base=KEY))
+        sock = socket.create_server(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            serve(settings, sock=sock, announce=None, stop=stop, engine=engine)
+        )
+        stops.append((stop, task))
+        for _ in range(100):  # listening once a connection is accepted
+            try:
+                _, w = await asyncio.open_connection("127.0.0.1", port)
+                w.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.02)
+        return Sidecar(f"http://127.0.0.1:{port}", port, engine), service
+
+    yield make
+    for stop, task in stops:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+
+
+def _upload(body: bytes, target: str = "/photos/1", extra: str = "") -> bytes:
+    return (
+        f"POST {target} HTTP/1.1\r\nHost: svc\r\nContent-Type: image/jpeg\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode() + body
+
+
+def _statuses(raw: bytes) -> list[int]:
+    # Status lines anywhere: a response follows the previous body without a line break.
+    return [int(code) for code in re.findall(rb"HTTP/1\.[01] (\d{3}) ", raw)]
+
+
+async def test_upload_is_stripped_on_the_fast_path(start: Any) -> None:
+    sidecar, upstream = await start()
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            sidecar.url + "/photos/1?album=2",
+            data=JPEG,
+            headers={"Content-Type": "image/jpeg", "X-Veil-Consent": "location=granted"},
+        ) as resp:
+            assert resp.status == 200
+            assert resp.headers["X-Upstream"] == "yes"  # the upstream's own headers come back
+            assert resp.headers.getall("Set-Cookie") == ["a=1; Path=/", "b=2; Path=/"]
+            assert "Keep-Alive" not in resp.headers  # hop-by-hop: not relayed
+            assert await resp.read() == b"stored"  # gzip passed through, decoded by the client
+    got = upstream.received[-1]
+    assert got.path_qs == "/photos/1?album=2"
+    assert "location" in got.headers["X-Veil-Removed"]
+    assert got.headers["X-Forwarded-For"] == "127.0.0.1"
+    assert got.headers["X-Forwarded-Host"].startswith("127.0.0.1:")
+    assert personal_tags(got.body) == set()
+    assert pixels(got.body) == pixels(JPEG)
+    lat = gps(got.body)[2]  # location=granted: kept, coarsened to 0.01 degree
+    assert float(lat[0]) + float(lat[1]) / 60 == pytest.approx(43.47, abs=0.01)
+    assert sidecar.paths() == {"fast": 1.0}
+
+
+async def test_keep_alive_and_pipelined_requests_are_answered_in_order(start: Any) -> None:
+    sidecar, upstream = await start()
+    # Three uploads in one write, the last asking to close: three answers, then EOF.
+    data = _upload(JPEG) + _upload(JPEG, "/b") + _upload(JPEG, "/c", "Connection: close\r\n")
+    raw = await sidecar.raw(data)
+    assert _statuses(raw) == [200, 200, 200]
+    assert raw.rstrip().endswith(b"stored") or b"Connection: close" in raw
+    assert [r.path_qs for r in upstream.received] == ["/photos/1", "/b", "/c"]
+    assert all(personal_tags(r.body) == set() for r in upstream.received)
+    assert sidecar.paths() == {"fast": 3.0}
+
+
+async def test_head_split_byte_by_byte_still_works(start: Any) -> None:
+    sidecar, upstream = await start()
+    data = _upload(JPEG, extra="Connection: close\r\n")
+    reader, writer = await asyncio.open_connection("127.0.0.1", sidecar.port)
+    head_end = data.index(b"\r\n\r\n") + 4
+    for i in range(head_end):
+        writer.write(data[i : i + 1])
+        await writer.drain()
+    writer.write(data[head_end:])
+    raw = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert _statuses(raw) == [200]
+    assert personal_tags(upstream.received[-1].body) == set()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "expected"),
+    [
+        # admin endpoint under /_veil
+        (b"GET /_veil/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200),
+        # not media: streamed through aiohttp's path untouched
+        (
+            b"POST /notes HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+            b"Content-Length: 5\r\nConnection: close\r\n\r\nhello",
+            200,
+        ),
+        # declared an image, is not one: refused by aiohttp's path
+        (
+            b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+            b"Content-Length: 5\r\nConnection: close\r\n\r\nhello",
+            415,
+        ),
+        # chunked body
+        (
+            b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            415,
+        ),
+        # Content-Length and Transfer-Encoding together: refused (smuggling)
+        (
+            b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            400,
+        ),
+        # two Content-Length headers
+        (b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
+        # compressed body
+        (
+            b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: 3\r\nConnection: close\r\n\r\nabc",
+            415,
+        ),
+        # a head llhttp refuses
+        (b"POST /p HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n", 400),
+        # dot segments
+        (b"GET /a/../b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200),
+    ],
+)
+async def test_everything_else_is_handed_to_aiohttp(
+    start: Any, request_bytes: bytes, expected: int
+) -> None:
+    sidecar, upstream = await start()
+    raw = await sidecar.raw(request_bytes)
+    assert _statuses(raw)[:1] == [expected]
+    assert sidecar.paths() == {"aiohttp": 1.0}
+    if expected != 200:
+        assert upstream.received == []  # refused before anything was forwarded
+
+
+async def test_multipart_and_wrong_token_are_handed_off(start: Any) -> None:
+    sidecar, upstream = await start(token="s3cret-token-0123456789")  # noqa: S106  # test token
+    body, ctype = multipart(("photo", "a.jpg", "image/jpeg", JPEG))
+    async with aiohttp.ClientSession() as session:
+        auth = {"Proxy-Authorization": "Bearer s3cret-token-0123456789"}
+        async with session.post(
+            sidecar.url + "/up", data=body, headers={"Content-Type": ctype, **auth}
+        ) as resp:
+            assert resp.status == 200
+        async with session.post(
+            sidecar.url + "/up", data=JPEG, headers={"Content-Type": "image/jpeg"}
+        ) as resp:
+            assert resp.status == 407
+        async with session.post(
+            sidecar.url + "/up", data=JPEG, headers={"Content-Type": "image/jpeg", **auth}
+        ) as resp:
+            assert resp.status == 200
+    # The multipart upload handed its connection to aiohttp, which then also answered the
+    # 407 on it (a refusal closes the connection); the last upload came on a new one.
+    assert sidecar.paths() == {"aiohttp": 1.0, "fast": 1.0}
+    assert len(upstream.received) == 2
+    assert personal_tags(upstream.received[0].parts[0][2]) == set()
+    assert personal_tags(upstream.received[1].body) == set()
+
+
+async def test_corrupt_jpeg_is_422_and_connection_stays_usable(start: Any) -> None:
+    sidecar, upstream = await start()
+    corrupt = JPEG[:2000]  # starts like a JPEG, ends in the middle of a segment
+    raw = await sidecar.raw(_upload(corrupt) + _upload(JPEG, "/ok", "Connection: close\r\n"))
+    assert _statuses(raw) == [422, 200]
+    assert b'"error": "corrupt_media"' in raw
+    assert [r.path_qs for r in upstream.received] == ["/ok"]
+
+
+async def test_stalled_body_gets_408_and_nothing_is_forwarded(start: Any) -> None:
+    sidecar, upstream = await start(request_timeout=0.5)
+    data = _upload(JPEG)
+    raw = await sidecar.raw(data[: len(data) // 2])  # then stalls
+    assert _statuses(raw) == [408]
+    assert b"Connection: close" in raw
+    assert upstream.received == []
+    assert sidecar.paths() == {}  # never dispatched: timed out while receiving
+
+
+async def test_stalled_head_gets_408(start: Any) -> None:
+    # aiohttp's server has no such limit: a head that never completes held the connection.
+    sidecar, upstream = await start(request_timeout=0.5)
+    raw = await sidecar.raw(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Le")
+    assert _statuses(raw) == [408]
+    assert upstream.received == []
+
+
+async def test_client_gone_midway_forwards_nothing(start: Any) -> None:
+    sidecar, upstream = await start()
+    data = _upload(JPEG)
+    _, writer = await asyncio.open_connection("127.0.0.1", sidecar.port)
+    writer.write(data[: len(data) // 2])
+    await writer.drain()
+    writer.close()
+    await asyncio.sleep(0.3)
+    assert upstream.received == []
+
+
+async def test_upstream_down_is_502(start: Any, upstream: tuple[Upstream, str]) -> None:
+    sidecar, _ = await start(upstream="http://127.0.0.1:9")  # discard port: refused
+    raw = await sidecar.raw(_upload(JPEG, extra="Connection: close\r\n"))
+    assert _statuses(raw) == [502]
+    assert JPEG[:100] not in raw
+
+
+async def test_large_upstream_answer_is_streamed_back(start: Any) -> None:
+    service_app = web.Application()
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for i in range(40):
+            await response.write(bytes([i]) * 20_000)
+        return response
+
+    service_app.router.add_post("/big", big)
+    server = TestServer(service_app)
+    await server.start_server()
+    try:
+        other, _ = await start(upstream=str(server.make_url("")).rstrip("/"))
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                other.url + "/big", data=JPEG, headers={"Content-Type": "image/jpeg"}
+            ) as resp:
+                body = await resp.read()
+        assert resp.status == 200
+        assert body == b"".join(bytes([i]) * 20_000 for i in range(40))
+        assert other.paths() == {"fast": 1.0}
+    finally:
+        await server.close()
+
+
+async def test_body_budget_sends_large_declarations_to_aiohttp(
+    start: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fastpath, "FAST_BODY_BUDGET", len(JPEG) - 1)
+    sidecar, upstream = await start()
+    raw = await sidecar.raw(_upload(JPEG, extra="Connection: close\r\n"))
+    assert _statuses(raw) == [200]
+    assert sidecar.paths() == {"aiohttp": 1.0}
+    assert personal_tags(upstream.received[-1].body) == set()
