@@ -26,7 +26,7 @@ RUN apt-get update \
     && apt-mark manual libhyperscan5 \
     && apt-get purge -y --auto-remove gcc libc6-dev libhyperscan-dev \
     && rm -rf /var/lib/apt/lists/* build \
-    && cd / && python -c "import detectors.scanner as s; assert s.__file__.endswith('.so'), s.__file__; assert s.Scanner()._hs.engine == 'libhs'; import pipeline.media.tiff as t; assert t.__file__.endswith('.so'), t.__file__" \
+    && cd / && python -c "import detectors.scanner as s; assert s.__file__.endswith('.so'), s.__file__; assert s.Scanner()._hs.engine == 'libhs'; import pipeline.media.tiff as t, pipeline.sidecar.fastpath as f; assert t.__file__.endswith('.so') and f.__file__.endswith('.so')" \
     && cd /app \
     && useradd --system --uid 10001 --home-dir /var/lib/veil --create-home veil
 USER veil

@@ -12,7 +12,8 @@ Python, with identical results.
 An extension module shadows its source, so a stale build would silently run old code after
 an edit or a ``git pull``. The build therefore records the SHA-256 of every compiled source in
 :data:`MANIFEST` (one per package directory), and :func:`verify` (called when :mod:`detectors`
-is imported; :func:`verify_media` when :mod:`pipeline.media` is) refuses to import a stale
+is imported; :func:`verify_group` when :mod:`pipeline.media` or :mod:`pipeline.sidecar` is)
+refuses to import a stale
 build. Hashes, not mtimes: a checkout that rewrites a file with the same bytes is not stale.
 """
 
@@ -25,13 +26,15 @@ from pathlib import Path
 __all__ = [
     "COMPILED",
     "EXTENSIONS",
+    "GROUPS",
     "MANIFEST",
     "MEDIA_COMPILED",
+    "SIDECAR_COMPILED",
     "StaleNativeBuild",
     "compiled_modules",
     "extension_modules",
     "verify",
-    "verify_media",
+    "verify_group",
 ]
 
 # The modules mypyc compiles, as paths relative to the repository root. Every module a compiled
@@ -58,6 +61,21 @@ MEDIA_COMPILED: tuple[str, ...] = (
     "pipeline/media/tiff.py",
     "pipeline/media/jpeg.py",
 )
+# The proxy's upload fast path and what it calls per upload, compiled as their own group in
+# pipeline/sidecar (checked when pipeline.sidecar is imported). Not compilable: modules that
+# define async generators (upstream, proxy, body) and the access logger (a slotted aiohttp base).
+SIDECAR_COMPILED: tuple[str, ...] = (
+    "pipeline/sidecar/metrics.py",
+    "pipeline/sidecar/engine.py",
+    "pipeline/sidecar/http1.py",
+    "pipeline/sidecar/fastpath.py",
+)
+# Package directory (relative to the repository) -> its compiled modules, one mypyc group each.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "detectors": COMPILED,
+    "pipeline/media": MEDIA_COMPILED,
+    "pipeline/sidecar": SIDECAR_COMPILED,
+}
 MANIFEST = "_native_manifest.json"  # written into the package directory by the build
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -99,9 +117,9 @@ def extension_modules(
     ]
 
 
-def verify_media() -> None:
-    """:func:`verify` for pipeline/media and :data:`MEDIA_COMPILED` (no C extensions)."""
-    verify(_PACKAGE.parent / "pipeline" / "media", MEDIA_COMPILED, ())
+def verify_group(directory: str) -> None:
+    """:func:`verify` for one of the pipeline's :data:`GROUPS` (they have no C extensions)."""
+    verify(_PACKAGE.parent / directory, GROUPS[directory], ())
 
 
 def verify(

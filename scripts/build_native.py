@@ -1,8 +1,8 @@
-"""Compile the scanner's and the media stripper's hot modules with mypyc, in place, and the
-scanner's Hyperscan C extension (see detectors/native.py).
+"""Compile the hot modules of the scanner, the media stripper and the sidecar's upload path
+with mypyc, in place, and the scanner's Hyperscan C extension (see detectors/native.py).
 
 Usage: ``.venv/bin/python scripts/build_native.py [--clean]``. Writes ``*.so`` and
-``_native_manifest.json`` in ``detectors/`` and ``pipeline/media/`` (all git-ignored) and C
+``_native_manifest.json`` in each compiled package directory (all git-ignored) and C
 sources under ``build/native``. Exits 0 on success, 1 when the build failed (the modules then
 run as pure Python).
 """
@@ -56,52 +56,52 @@ def main(argv: list[str]) -> int:
     os.chdir(REPO)
     native: Any = _load_native()
     package = REPO / "detectors"
-    media = REPO / "pipeline" / "media"
-    manifest = package / native.MANIFEST
-    media_manifest = media / native.MANIFEST
+    groups = {directory: REPO / directory for directory in native.GROUPS}
     extensions = _extensions(native)
     if "--clean" in argv:
-        for so in [*package.glob("*.so"), *media.glob("*.so")]:
-            so.unlink()
-        manifest.unlink(missing_ok=True)
-        media_manifest.unlink(missing_ok=True)
+        for directory in groups.values():
+            for so in directory.glob("*.so"):
+                so.unlink()
+            (directory / native.MANIFEST).unlink(missing_ok=True)
         return 0
     from mypyc.build import mypycify
     from setuptools import setup
 
     # Record the hashes of what is compiled *before* compiling, so an edit made during the
     # build makes the result stale rather than wrongly fresh.
-    hashes = native.source_hashes(package)
-    media_hashes = native.source_hashes(media, native.MEDIA_COMPILED, ())
-    manifest.unlink(missing_ok=True)
-    media_manifest.unlink(missing_ok=True)
+    hashes = {
+        directory: native.source_hashes(
+            path, native.GROUPS[directory], native.EXTENSIONS if directory == "detectors" else ()
+        )
+        for directory, path in groups.items()
+    }
+    for path in groups.values():
+        (path / native.MANIFEST).unlink(missing_ok=True)
+    ext_modules = [*extensions]
+    for directory, modules in native.GROUPS.items():
+        group = directory.replace("/", ".") + "._native"
+        ext_modules += mypycify(list(modules), opt_level="3", group_name=group)
     setup(
         name="veil-native",
-        ext_modules=[
-            *mypycify(list(native.COMPILED), opt_level="3", group_name="detectors._native"),
-            *mypycify(
-                list(native.MEDIA_COMPILED), opt_level="3", group_name="pipeline.media._native"
-            ),
-            *extensions,
-        ],
+        ext_modules=ext_modules,
         script_args=["-q", "build_ext", "--inplace", "--build-temp", "build/native"],
     )
-    built = native.compiled_modules(package) + native.extension_modules(package)
-    wanted = [n for n in hashes if n.endswith(".py")] + [
-        src.rsplit("/", 1)[-1] for src in (e.sources[0] for e in extensions)
+    missing = [
+        src.rsplit("/", 1)[-1]
+        for src in (e.sources[0] for e in extensions)
+        if src.rsplit("/", 1)[-1] not in native.extension_modules(package)
     ]
-    missing = [n for n in wanted if n not in built]
-    missing += [
-        n for n in media_hashes if n not in native.compiled_modules(media, native.MEDIA_COMPILED)
-    ]
+    for directory, path in groups.items():
+        built = native.compiled_modules(path, native.GROUPS[directory])
+        missing += [n for n in hashes[directory] if n.endswith(".py") and n not in built]
     if missing:
         print(f"build-native: no extension module for {missing}", file=sys.stderr)
         return 1
     # The build copies .so files only when they were rebuilt; the manifest is what marks fresh.
-    manifest.write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    media_manifest.write_text(
-        json.dumps(media_hashes, indent=1, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    for directory, path in groups.items():
+        (path / native.MANIFEST).write_text(
+            json.dumps(hashes[directory], indent=1, sort_keys=True) + "\n", encoding="utf-8"
+        )
     return 0
 
 

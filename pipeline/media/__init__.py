@@ -16,11 +16,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from detectors.native import verify_media as _verify_native
+from detectors.native import verify_group as _verify_native
 
 # Refuse a compiled (mypyc) build of the media modules that no longer matches its sources; it
 # runs before any of them is imported.
-_verify_native()
+_verify_native("pipeline/media")
 
 from pipeline.errors import CorruptMedia, MediaError  # noqa: E402
 from pipeline.media import sniff as _sniff  # noqa: E402

@@ -10,5 +10,11 @@ Modules: ``settings`` (``VEIL_SIDECAR_*``), ``app`` (routes, auth, error answers
 client to the upload service), ``multipart`` (strict parser and writer),
 ``sniff`` (routing by magic bytes), ``consent`` (header and snapshot), ``engine`` (bridge to
 the core), ``body`` (size limit and deadline), ``accesslog``, ``metrics``, ``server``.
-Nothing is imported here, so importing one module stays cheap.
+Only the stale-build check is imported here, so importing one module stays cheap.
 """
+
+from detectors.native import verify_group as _verify_native
+
+# Refuse a compiled (mypyc) build of the sidecar's fast-path modules that no longer matches
+# its sources (detectors/native.py); it runs before any of them is imported.
+_verify_native("pipeline/sidecar")

@@ -157,7 +157,7 @@ def test_media_build_is_checked_on_its_own(tmp_path: Path) -> None:
     os.environ.get("VEIL_REQUIRE_NATIVE") != "1",
     reason="set VEIL_REQUIRE_NATIVE=1 (CI does) to require the compiled build",
 )
-@pytest.mark.parametrize("rel", native.MEDIA_COMPILED)
-def test_ci_runs_the_compiled_media_modules(rel: str) -> None:
+@pytest.mark.parametrize("rel", [*native.MEDIA_COMPILED, *native.SIDECAR_COMPILED])
+def test_ci_runs_the_compiled_pipeline_modules(rel: str) -> None:
     module = importlib.import_module(rel[:-3].replace("/", "."))
     assert str(module.__file__).endswith(".so"), f"{rel} runs as Python, not compiled"
