@@ -71,6 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The format reads no thread, process or multiprocessing name: do not collect them for
+    # every record (the logging HOWTO's optimisation settings; one access line per upload).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
