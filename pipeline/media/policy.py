@@ -6,7 +6,7 @@ formats; every removed item is reported by *tag name only*, never by value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -86,6 +86,12 @@ class Removals:
         if category not in _CATEGORY_SET:
             category = "other"
         self._by_cat.setdefault(category, set()).add(name)
+
+    def add_all(self, category: str, names: Iterable[str]) -> None:
+        """Record that tags ``names`` of ``category`` were removed."""
+        if category not in _CATEGORY_SET:
+            category = "other"
+        self._by_cat.setdefault(category, set()).update(names)
 
     def keep(self, name: str) -> None:
         """Record that metadata item ``name`` was deliberately kept."""

@@ -230,16 +230,19 @@ class TiffReader:
             raise CorruptMedia(msg)
         self.data = data
         self.label = label
+        # Compiled once per reader instead of a format string built per value read.
+        self._u16 = _LE_U16 if self.endian == "<" else _BE_U16
+        self._u32 = _LE_U32 if self.endian == "<" else _BE_U32
         self.first_ifd = self.u32(4)
         self._visited: set[int] = set()
 
     def u16(self, off: int) -> int:
         """Unsigned 16-bit value at ``off`` (caller checked bounds)."""
-        return int(struct.unpack_from(self.endian + "H", self.data, off)[0])
+        return int(self._u16.unpack_from(self.data, off)[0])
 
     def u32(self, off: int) -> int:
         """Unsigned 32-bit value at ``off`` (caller checked bounds)."""
-        return int(struct.unpack_from(self.endian + "I", self.data, off)[0])
+        return int(self._u32.unpack_from(self.data, off)[0])
 
     def ifd(self, offset: int, where: str) -> Ifd:
         """Parse the IFD at ``offset``.
@@ -263,7 +266,7 @@ class TiffReader:
             msg = f"{self.label}: {where} entry table past the end of the data"
             raise CorruptMedia(msg)
         # One unpack for the whole table (bounds checked above) instead of four per entry.
-        table = struct.unpack_from(f"{self.endian}{'HHII' * count}", self.data, offset + 2)
+        table = _entry_table(self.endian, count).unpack_from(self.data, offset + 2)
         return Ifd(Entries(table, offset + 2, n), self.u32(offset + 2 + 12 * count))
 
     def raw(self, e: Entry) -> bytes:
@@ -345,18 +348,58 @@ def exif_tag_ids(dirs: ExifDirs) -> Iterable[tuple[str, int]]:
 def report_removed(dirs: ExifDirs, kept: set[tuple[str, int]], removals: Removals) -> None:
     """Record every tag of ``dirs`` except those in ``kept`` as removed (see exif_tag_ids).
 
-    The same tags as iterating :func:`exif_tag_ids`, in one loop without a generator: a photo
-    has dozens of tags and this runs for every one of them.
+    The same tags as iterating :func:`exif_tag_ids`, in one loop without a generator, names
+    looked up per IFD kind by tag number, and the names handed to ``removals`` once per
+    category: a photo has dozens of tags and this runs for every one of them.
     """
-    add = removals.add
+    found: dict[str, set[str]] = {}
     for kind, ifd in _groups(dirs):
+        names = _names_for(kind)
         for tag in ifd.entries:
-            if tag == TAG_EXIF_IFD or tag == TAG_INTEROP_IFD or (kind, tag) in kept:
+            if tag == TAG_EXIF_IFD or tag == TAG_INTEROP_IFD or (kept and (kind, tag) in kept):
                 continue
-            category, name = removed_as(kind, tag)
-            add(category, name)
+            hit = names.get(tag)
+            if hit is None:
+                hit = removed_as(kind, tag)
+                if len(names) < _NAMES_PER_KIND:
+                    names[tag] = hit
+            got = found.get(hit[0])
+            if got is None:
+                got = found[hit[0]] = set()
+            got.add(hit[1])
     if dirs.later and ("IFD1", -1) not in kept:
-        add(*removed_as("IFD1", -1))
+        category, name = removed_as("IFD1", -1)
+        found.setdefault(category, set()).add(name)
+    for category, names_found in found.items():
+        removals.add_all(category, names_found)
+
+
+_TABLES: dict[tuple[str, int], struct.Struct] = {}
+_LE_U16, _BE_U16 = struct.Struct("<H"), struct.Struct(">H")
+_LE_U32, _BE_U32 = struct.Struct("<I"), struct.Struct(">I")
+
+
+def _entry_table(endian: str, count: int) -> struct.Struct:
+    """The compiled layout of an IFD entry table of ``count`` entries (at most MAX_ENTRIES,
+    so at most 2 x 2048 layouts are ever kept)."""
+    key = (endian, count)
+    layout = _TABLES.get(key)
+    if layout is None:
+        layout = _TABLES.setdefault(key, struct.Struct(f"{endian}{'HHII' * count}"))
+    return layout
+
+
+# Per IFD kind, tag number -> (category, name): the lookups removed_as makes, keyed without
+# building a tuple per tag. Bounded like removed_as's cache (hostile files, random tag ids).
+_NAMES: dict[str, dict[int, tuple[str, str]]] = {}
+_NAMES_PER_KIND = 4096
+
+
+def _names_for(kind: str) -> dict[int, tuple[str, str]]:
+    names = _NAMES.get(kind)
+    if names is None:
+        names = _NAMES.setdefault(kind, {})
+    return names
 
 
 def _groups(dirs: ExifDirs) -> list[tuple[str, Ifd]]:
