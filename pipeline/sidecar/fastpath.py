@@ -50,6 +50,7 @@ from pipeline.sidecar.accesslog import log_request
 from pipeline.sidecar.app import ADMIN_PREFIX, PROXY_ENDPOINT, REFUSAL_STATUSES
 from pipeline.sidecar.engine import Engine
 from pipeline.sidecar.exceptions import RequestTimeout, SidecarError
+from pipeline.sidecar.http1 import WriteGate
 from pipeline.sidecar.proxy import (
     REMOVED_HEADER,
     SMALL_RESPONSE,
@@ -211,8 +212,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
         self._request: _Request | None = None
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._write_paused = False
-        self._drain_waiter: asyncio.Future[None] | None = None
+        self._gate = WriteGate()
         self._closed = False
         self._eof = False
         self.busy = False
@@ -230,18 +230,13 @@ class FrontProtocol(asyncio.BufferedProtocol):
         self._drop_body()
         self._server.connections.discard(self)
         self._disarm()
-        waiter, self._drain_waiter = self._drain_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(ConnectionResetError("client connection lost"))
+        self._gate.lost("client connection lost")
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self._gate.pause()
 
     def resume_writing(self) -> None:
-        self._write_paused = False
-        waiter, self._drain_waiter = self._drain_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._gate.resume()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self._body_view is not None:
@@ -517,10 +512,10 @@ class FrontProtocol(asyncio.BufferedProtocol):
         if self._closed:
             msg = "client connection lost"
             raise ConnectionResetError(msg)
-        if not self._write_paused:
+        if not self._gate.paused:
             return
-        self._drain_waiter = self._loop.create_future()
-        await self._drain_waiter
+        waiter = self._gate.waiter = self._loop.create_future()
+        await waiter
 
     def _write_error(self, status: int, code: str, message: str, keep_alive: bool) -> int:
         body = json.dumps({"error": code, "message": message}).encode("utf-8")

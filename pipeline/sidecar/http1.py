@@ -88,6 +88,40 @@ def parse_head(head: bytes) -> tuple[int, int, str, CIMultiDict[str]]:
     return int(match.group(1)), int(match.group(2)), reason, headers
 
 
+class WriteGate:
+    """A protocol's write flow control: the transport pauses and resumes it, a writer waits.
+
+    Shared by the upstream connection and the sidecar's front (``fastpath``).
+    """
+
+    __slots__ = ("paused", "waiter")
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.waiter: asyncio.Future[None] | None = None
+
+    def pause(self) -> None:
+        """The send buffer is above its high-water mark."""
+        self.paused = True
+
+    def resume(self) -> None:
+        """The send buffer drained below its low-water mark: release the writer."""
+        self.paused = False
+        self._release(None)
+
+    def lost(self, message: str) -> None:
+        """The connection is gone: the waiting writer gets ConnectionResetError(message)."""
+        self._release(ConnectionResetError(message))
+
+    def _release(self, exc: BaseException | None) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            if exc is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(exc)
+
+
 class Connection(asyncio.Protocol):
     """One connection to the upstream: a protocol with a receive buffer and timed waits.
 
@@ -104,8 +138,7 @@ class Connection(asyncio.Protocol):
         self.reused = False
         self.idle_since = 0.0
         self._waiter: asyncio.Future[None] | None = None
-        self._drain_waiter: asyncio.Future[None] | None = None
-        self._write_paused = False
+        self._gate = WriteGate()
         self._read_paused = False
 
     # -- protocol callbacks -----------------------------------------------------------------
@@ -134,20 +167,15 @@ class Connection(asyncio.Protocol):
         self.eof = True
         self.error = exc
         self._wake()
-        waiter, self._drain_waiter = self._drain_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(ConnectionResetError("upstream connection lost"))
+        self._gate.lost("upstream connection lost")
 
     def pause_writing(self) -> None:
         """The send buffer is above its high-water mark."""
-        self._write_paused = True
+        self._gate.pause()
 
     def resume_writing(self) -> None:
         """The send buffer drained below its low-water mark."""
-        self._write_paused = False
-        waiter, self._drain_waiter = self._drain_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._gate.resume()
 
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None
@@ -160,7 +188,7 @@ class Connection(asyncio.Protocol):
         # One future and one timer: the timer fails the future, nothing is cancelled.
         fut = self.loop.create_future()
         if drain:
-            self._drain_waiter = fut
+            self._gate.waiter = fut
         else:
             self._waiter = fut
         handle = self.loop.call_later(timeout, expire, fut)
@@ -192,7 +220,7 @@ class Connection(asyncio.Protocol):
         if self.eof and self.error is not None:
             msg = "upstream connection lost"
             raise ConnectionResetError(msg)
-        if self._write_paused:
+        if self._gate.paused:
             await self._wait(timeout, drain=True)
 
     def take(self, n: int) -> bytes:

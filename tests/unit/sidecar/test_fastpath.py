@@ -26,9 +26,8 @@ from pipeline.sidecar import fastpath
 from pipeline.sidecar.engine import Engine
 from pipeline.sidecar.server import serve
 from pipeline.sidecar.settings import SidecarSettings
-from tests.unit.sidecar.conftest import KEY
+from tests.unit.sidecar.conftest import KEY, Upstream
 from tests.unit.sidecar.kit import GPS_JPEG, gps, multipart, personal_tags, pixels
-from tests.unit.sidecar.test_proxy import Upstream
 
 JPEG = GPS_JPEG.read_bytes()
 
@@ -59,15 +58,6 @@ class Sidecar:
             return await asyncio.wait_for(reader.read(65536), wait)
         finally:
             writer.close()
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
-    service = Upstream()
-    server = TestServer(service.app)
-    await server.start_server()
-    yield service, str(server.make_url("")).rstrip("/")
-    await server.close()
 
 
 @pytest.fixture

@@ -6,85 +6,13 @@ import asyncio
 import gzip
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiohttp import BodyPartReader, ClientPayloadError, web
-from aiohttp.test_utils import TestServer
+from aiohttp import ClientPayloadError
 
-from tests.unit.sidecar.conftest import MakeClient
+from tests.unit.sidecar.conftest import MakeClient, Upstream
 from tests.unit.sidecar.kit import GPS_JPEG, gps, multipart, personal_tags, pixels
-
-
-@dataclass
-class Received:
-    method: str
-    path_qs: str
-    headers: dict[str, str]
-    body: bytes
-    parts: list[tuple[str | None, str | None, bytes]] = field(default_factory=list)
-    peer: object = None  # the proxy's address on this connection (keep-alive reuse)
-
-
-class Upstream:
-    """A tiny upload service: records every request, parses multipart like a real one."""
-
-    def __init__(self) -> None:
-        self.received: list[Received] = []
-        self.app = web.Application(client_max_size=64 * 1024 * 1024)
-        self.app.router.add_route("*", "/redirect", self.redirect)
-        self.app.router.add_route("GET", "/big", self.big)
-        self.app.router.add_route("GET", "/cut", self.cut)
-        self.app.router.add_route("*", "/{tail:.*}", self.store)
-
-    async def big(self, request: web.Request) -> web.StreamResponse:
-        # Chunked (no Content-Length), larger than the one-piece relay limit.
-        response = web.StreamResponse(headers={"X-Big": "1"})
-        await response.prepare(request)
-        for i in range(64):
-            await response.write(bytes([i]) * 20_000)
-        await response.write_eof()
-        return response
-
-    async def cut(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Length": "1000000"})
-        await response.prepare(request)
-        await response.write(b"x" * 1000)
-        assert request.transport is not None
-        request.transport.close()
-        return response
-
-    async def redirect(self, request: web.Request) -> web.Response:
-        raise web.HTTPFound("/elsewhere")
-
-    async def store(self, request: web.Request) -> web.Response:
-        got = Received(request.method, request.path_qs, dict(request.headers), b"")
-        assert request.transport is not None
-        got.peer = request.transport.get_extra_info("peername")
-        if request.content_type.startswith("multipart/"):
-            async for part in await request.multipart():
-                assert isinstance(part, BodyPartReader)
-                got.parts.append((part.name, part.filename, await part.read()))
-        else:
-            got.body = await request.read()
-        self.received.append(got)
-        response = web.Response(
-            body=gzip.compress(b"stored"),
-            headers={"Content-Encoding": "gzip", "X-Upstream": "yes", "Keep-Alive": "timeout=5"},
-        )
-        response.set_cookie("a", "1")
-        response.set_cookie("b", "2")
-        return response
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
-    service = Upstream()
-    server = TestServer(service.app)
-    await server.start_server()
-    yield service, str(server.make_url("")).rstrip("/")
-    await server.close()
 
 
 @pytest.fixture
