@@ -40,6 +40,29 @@ BACKLOG = 512
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
 
+class RequestContentFilter(logging.Filter):
+    """Keep request content and client addresses out of aiohttp's server log.
+
+    aiohttp logs a request it cannot parse as ``Error handling request from <client address>``
+    with a traceback that quotes the offending header line or request bytes. Both can be
+    personal data, so each such record keeps only the exception's type.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite ``record`` to name only the exception type; never drops it."""
+        exc = record.exc_info[1] if record.exc_info else None
+        record.msg = "aiohttp server: %s"
+        record.args = (type(exc).__name__ if exc is not None else "error",)
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+_AIOHTTP_SERVER_LOG = logging.getLogger("aiohttp.server")
+_CONTENT_FILTER = RequestContentFilter()
+
+
 def loop_factory(choice: str) -> LoopFactory | None:
     """The event loop factory for ``settings.event_loop`` (None: asyncio's default loop).
 
@@ -110,6 +133,8 @@ async def serve(
     """
     app = create_app(settings, engine=engine)
     keep_large_buffers(int(settings.max_body))
+    if _CONTENT_FILTER not in _AIOHTTP_SERVER_LOG.filters:
+        _AIOHTTP_SERVER_LOG.addFilter(_CONTENT_FILTER)
     sock = sock if sock is not None else bind(settings)
     runner = web.AppRunner(
         app,

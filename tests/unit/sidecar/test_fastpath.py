@@ -10,6 +10,7 @@ for the fast path or the other way round.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -317,3 +318,19 @@ async def test_body_budget_sends_large_declarations_to_aiohttp(
     assert _statuses(raw) == [200]
     assert sidecar.paths() == {"aiohttp": 1.0}
     assert personal_tags(upstream.received[-1].body) == set()
+
+
+async def test_unparsable_requests_leave_no_content_in_the_log(
+    start: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # aiohttp logs a request it cannot parse with the offending line and the client address.
+    sidecar, _ = await start()
+    with caplog.at_level(logging.DEBUG):
+        raw = await sidecar.raw(b"POST /p HTTP/1.1\r\nHost: x\r\nBad jo@example.com: 1\r\n\r\n")
+        await asyncio.sleep(0.1)
+    assert _statuses(raw) == [400]
+    server_records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert server_records, "aiohttp logged nothing: the test no longer covers the filter"
+    text = "\n".join(r.getMessage() + str(r.exc_info) for r in server_records)
+    assert "jo@example.com" not in text and "127.0.0.1" not in text
+    assert "BadHttpMessage" in text
