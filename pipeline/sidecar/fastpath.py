@@ -9,8 +9,9 @@ length (one copy instead of aiohttp's three). So the one request shape that domi
 upload service is served here:
 
 * ``POST``/``PUT``/``PATCH``, HTTP/1.1, origin-form target outside ``/_veil/``;
-* a ``Content-Length`` body (no ``Transfer-Encoding``, no ``Expect``, no ``Upgrade``, no
-  ``Content-Encoding``, not ``multipart/*``), within the body limit;
+* a ``Content-Length`` body (no ``Transfer-Encoding``, no ``Upgrade``, no
+  ``Content-Encoding``, not ``multipart/*``; ``Expect: 100-continue`` is answered here),
+  within the body limit;
 * the proxy token, when one is configured, present and right;
 * a body whose first bytes sniff as an image or video.
 
@@ -88,7 +89,7 @@ _METHODS: Final = frozenset({b"POST", b"PUT", b"PATCH"})
 _PLAIN_TARGET: Final = re.compile(rb"/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*(?:\?[!-~]*)?")
 _ODD_SEGMENT: Final = re.compile(rb"//|/\.\.?(?:/|\?|$)")
 _HANDED_HEADERS: Final = frozenset(
-    {"transfer-encoding", "expect", "upgrade", "te", "trailer", "http2-settings"}
+    {"transfer-encoding", "upgrade", "te", "trailer", "http2-settings"}
 )
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 _ADMIN: Final = ADMIN_PREFIX.encode("ascii")
@@ -290,6 +291,11 @@ class FrontProtocol(asyncio.BufferedProtocol):
             self._surplus = bytes(self._head_view[head_len + take : self._filled])
             self._filled = 0
             self._sniffed = False
+            if take < request.length and "Expect" in request.headers and self._transport:
+                # The client waits for this before sending the body (curl does above 1 MB).
+                # Should the body be handed off after all, aiohttp sends its own 100 too;
+                # a client reads any number of 1xx answers (RFC 9110 15.2).
+                self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request = self._request
         body_view = self._body_view
         assert body_view is not None  # noqa: S101  # set with the request
@@ -346,6 +352,8 @@ class FrontProtocol(asyncio.BufferedProtocol):
             lowered = name.lower()
             if lowered in _HANDED_HEADERS:
                 return None
+            if lowered == "expect" and value.strip().lower() != "100-continue":
+                return None  # an expectation we cannot meet: aiohttp answers 417
             if lowered == "content-length":
                 lengths += 1
             headers.add(name, value)

@@ -334,3 +334,28 @@ async def test_unparsable_requests_leave_no_content_in_the_log(
     text = "\n".join(r.getMessage() + str(r.exc_info) for r in server_records)
     assert "jo@example.com" not in text and "127.0.0.1" not in text
     assert "BadHttpMessage" in text
+
+
+async def test_expect_100_continue_is_answered_on_the_fast_path(start: Any) -> None:
+    sidecar, upstream = await start()
+    head = _upload(JPEG, extra="Expect: 100-continue\r\nConnection: close\r\n")[: -len(JPEG)]
+    reader, writer = await asyncio.open_connection("127.0.0.1", sidecar.port)
+    writer.write(head)
+    await writer.drain()
+    interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    writer.write(JPEG)
+    raw = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert _statuses(raw) == [200]
+    assert personal_tags(upstream.received[-1].body) == set()
+    assert "Expect" not in upstream.received[-1].headers  # hop-by-hop for the proxy
+    assert sidecar.paths() == {"fast": 1.0}
+
+
+async def test_other_expectations_go_to_aiohttp(start: Any) -> None:
+    sidecar, upstream = await start()
+    raw = await sidecar.raw(_upload(JPEG, extra="Expect: x\r\nConnection: close\r\n"), wait=10)
+    assert _statuses(raw)[:1] == [417]
+    assert sidecar.paths() == {"aiohttp": 1.0}
+    assert upstream.received == []
