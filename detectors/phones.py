@@ -238,7 +238,7 @@ def _is_valid_number(cc: int, nsn: str) -> bool:
             if md is None:
                 continue
             if md.leading_digits is not None:
-                if _leading_rx(md.leading_digits).match(nsn):
+                if _compiled(md.leading_digits).match(nsn):
                     region = r
                     break
             elif _type_known(nsn, md):
@@ -394,7 +394,7 @@ def _national_match(number: str, desc: PhoneNumberDesc | None) -> bool:
     """``_match_national_number(number, desc, False)``: a full match of the desc's pattern."""
     if desc is None or not desc.national_number_pattern:
         return False
-    return _leading_rx(desc.national_number_pattern).fullmatch(number) is not None
+    return _compiled(desc.national_number_pattern).fullmatch(number) is not None
 
 
 def _strip_idd(digits: str, idd: str) -> tuple[int, str]:
@@ -405,7 +405,7 @@ def _strip_idd(digits: str, idd: str) -> tuple[int, str]:
     """
     if not digits:
         return CountryCodeSource.FROM_DEFAULT_COUNTRY, digits
-    m = _leading_rx(idd).match(digits)
+    m = _compiled(idd).match(digits)
     if m is None:
         return CountryCodeSource.FROM_DEFAULT_COUNTRY, digits
     rest = digits[m.end() :]
@@ -478,29 +478,24 @@ def _region_info() -> dict[str, _RegionInfo]:
 
 
 _REGION_INFO: Final = _region_info()
-_NP_CACHE: Final[dict[str, re.Pattern[str] | None]] = {}
 _MISSING: Final = object()
 _MD_CACHE: Final[dict[str, object]] = {}
 _FIRST_GROUP_CACHE: Final[dict[str, bool]] = {}
-_LEADING_CACHE: Final[dict[str, re.Pattern[str]]] = {}
+_PATTERNS: Final[dict[str, re.Pattern[str]]] = {}
 _TABLES: Final[dict[int, dict[int, re.Pattern[str]]]] = {}
 _TABLE_LOCK: Final = threading.Lock()
 
 
-def _leading_rx(pattern: str) -> re.Pattern[str]:
-    rx = _LEADING_CACHE.get(pattern)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """A metadata pattern, compiled once (metadata patterns are a fixed, bounded set)."""
+    rx = _PATTERNS.get(pattern)
     if rx is None:
-        rx = _LEADING_CACHE.setdefault(pattern, re.compile(pattern))
+        rx = _PATTERNS.setdefault(pattern, re.compile(pattern))
     return rx
 
 
 def _national_prefix_rx(pattern: str | None) -> re.Pattern[str] | None:
-    if not pattern:
-        return None
-    rx = _NP_CACHE.get(pattern)
-    if rx is None:
-        rx = _NP_CACHE.setdefault(pattern, re.compile(pattern))
-    return rx
+    return _compiled(pattern) if pattern else None
 
 
 def _main_metadata(cc: int) -> PhoneMetadata | None:

@@ -57,19 +57,19 @@ from pipeline.sidecar.proxy import (
     SMALL_RESPONSE,
     consent_of,
     forward_headers_from,
+    is_compressed,
+    is_multipart,
     proxy_token_ok,
+    read_answer,
     removed_header,
     response_headers,
     send_upstream,
-    timeout_error,
-    unavailable_error,
 )
 from pipeline.sidecar.sniff import SNIFF_BYTES, MediaKind, sniff
 from pipeline.sidecar.upstream import (
     UpstreamError,
     UpstreamPool,
     UpstreamResponse,
-    UpstreamTimeoutError,
 )
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class _Head:
 class _Request:
     """A request taken on the fast path."""
 
-    __slots__ = ("content_type", "deadline", "headers", "keep_alive", "length", "method", "target")
+    __slots__ = ("deadline", "headers", "keep_alive", "length", "method", "target")
 
     def __init__(
         self,
@@ -135,7 +135,6 @@ class _Request:
         self.length = length
         self.keep_alive = keep_alive
         self.deadline = deadline
-        self.content_type = headers.get("Content-Type", "")
 
 
 class FrontServer:
@@ -206,8 +205,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
         self._filled = 0  # bytes in the head buffer
         self._raw_head = b""  # the current request's head, for a hand-off
         self._surplus = b""  # bytes after the body that arrived with the head
-        self._body: bytearray | None = None
-        self._body_view: memoryview | None = None
+        self._body_view: memoryview | None = None  # over a buffer of the declared length
         self._have = 0  # body bytes received
         self._sniffed = False
         self._request: _Request | None = None
@@ -283,8 +281,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
             self._arm_at(request.deadline, self._body_timeout)
             # The body goes into its own buffer; what arrived with the head is moved there.
             take = min(self._filled - head_len, request.length)
-            self._body = bytearray(request.length)
-            self._body_view = memoryview(self._body)
+            self._body_view = memoryview(bytearray(request.length))
             self._body_view[:take] = self._head_view[head_len : head_len + take]
             self._have = take
             self._raw_head = raw_head
@@ -361,10 +358,9 @@ class FrontProtocol(asyncio.BufferedProtocol):
         if lengths != 1 or not length_text.isdigit() or "Host" not in headers:
             return None
         length = int(length_text)
-        content_type = headers.get("Content-Type", "").lower().lstrip()
-        if length == 0 or length > self._server.max_body or content_type.startswith("multipart/"):
+        if length == 0 or length > self._server.max_body:
             return None
-        if headers.get("Content-Encoding", "").strip().lower() not in ("", "identity"):
+        if is_multipart(headers.get("Content-Type", "")) or is_compressed(headers):
             return None
         if not proxy_token_ok(headers, self._server.token):
             return None
@@ -380,9 +376,9 @@ class FrontProtocol(asyncio.BufferedProtocol):
 
     def _drop_body(self) -> None:
         if self._body_view is not None:
+            self._server.release(self._body_view.nbytes)
             self._body_view.release()
-            self._server.release(len(self._body or b""))
-        self._body = self._body_view = None
+        self._body_view = None
         self._have = 0
 
     def _received(self) -> bytes:
@@ -428,20 +424,25 @@ class FrontProtocol(asyncio.BufferedProtocol):
             out_bytes = self._write_error(500, "internal_error", "internal error", False)
             keep_alive = False
         finally:
-            seconds = self._loop.time() - started
-            engine.metrics.request_done(PROXY_ENDPOINT, status, seconds)
-            path, _, query = request.target.partition("?")
-            log_request(
-                server.access_log,
-                request.method,
-                path,
-                query,
-                status,
-                request.length,
-                out_bytes,
-                seconds,
-            )
+            self._account(request, status, request.length, out_bytes, self._loop.time() - started)
         self._finish(keep_alive)
+
+    def _account(
+        self, request: _Request, status: int, in_bytes: int, out_bytes: int, seconds: float
+    ) -> None:
+        """The request's metrics and access line, as aiohttp's middleware and logger write."""
+        self._server.engine.metrics.request_done(PROXY_ENDPOINT, status, seconds)
+        path, _, query = request.target.partition("?")
+        log_request(
+            self._server.access_log,
+            request.method,
+            path,
+            query,
+            status,
+            in_bytes,
+            out_bytes,
+            seconds,
+        )
 
     async def _proxy(self, request: _Request, body: bytes) -> tuple[int, int, bool]:
         """Strip, forward and relay; returns (status, body bytes answered, keep-alive)."""
@@ -451,7 +452,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
             body,
             consent_of(engine, request.headers),
             where="body",
-            content_type=request.content_type,
+            content_type=request.headers.get("Content-Type", ""),
         )
         transport = self._transport
         assert transport is not None  # noqa: S101  # set in connection_made
@@ -475,12 +476,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
         status = upstream.status
         no_body = status in _NO_BODY_STATUS or 100 <= status < 200
         if no_body or (length is not None and length <= SMALL_RESPONSE):
-            try:
-                data = b"" if no_body else await upstream.read()
-            except UpstreamTimeoutError:
-                raise timeout_error() from None
-            except UpstreamError as exc:
-                raise unavailable_error(exc) from None
+            data = b"" if no_body else await read_answer(upstream)
             headers.popall("Content-Length", None)
             head = _head(
                 status, upstream.reason, headers, keep_alive, None if no_body else len(data)
@@ -529,8 +525,6 @@ class FrontProtocol(asyncio.BufferedProtocol):
         body = json.dumps({"error": code, "message": message}).encode("utf-8")
         headers: CIMultiDict[str] = CIMultiDict()
         headers["Content-Type"] = "application/json; charset=utf-8"
-        if status == 407:
-            headers["Proxy-Authenticate"] = "Bearer"
         try:
             self._write(_head(status, "", headers, keep_alive, len(body)), body)
         except ConnectionError:
@@ -585,21 +579,9 @@ class FrontProtocol(asyncio.BufferedProtocol):
             return
         exc = RequestTimeout("request body not received within the request timeout")
         self._server.engine.metrics.refused.labels(exc.code).inc()
-        self._server.engine.metrics.request_done(
-            PROXY_ENDPOINT, exc.status, self._server.request_timeout
-        )
-        path, _, query = request.target.partition("?")
+        received = self._have
         out = self._answer_and_close(exc)
-        log_request(
-            self._server.access_log,
-            request.method,
-            path,
-            query,
-            exc.status,
-            self._have,
-            out,
-            self._server.request_timeout,
-        )
+        self._account(request, exc.status, received, out, self._server.request_timeout)
 
     def _answer_and_close(self, exc: SidecarError) -> int:
         out = self._write_error(exc.status, exc.code, str(exc), False)

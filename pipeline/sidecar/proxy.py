@@ -176,7 +176,7 @@ async def _strip_multipart(
             raise Unsupported(msg, code="unsupported_encoding")
         if sniff(part.body[:SNIFF_BYTES]) is not MediaKind.OTHER:
             if consent is None:
-                consent = _consent(engine, request)
+                consent = consent_of(engine, request.headers)
             stripped = await engine.strip(
                 part.body,
                 consent,
@@ -194,15 +194,21 @@ async def _strip_multipart(
     return build(out, boundary), done
 
 
-def _consent(engine: Engine, request: web.Request) -> Consent:
-    return consent_of(engine, request.headers)
-
-
 def consent_of(engine: Engine, headers: MultiMapping[str]) -> Consent:
     """The request's consent: its header and, when configured, the snapshot."""
     return resolve(
         headers.get("X-Veil-Consent"), headers.get(engine.settings.user_header), engine.snapshot
     )
+
+
+def is_compressed(headers: MultiMapping[str]) -> bool:
+    """True when the body declares a Content-Encoding other than identity."""
+    return headers.get("Content-Encoding", "").strip().lower() not in _IDENTITY
+
+
+def is_multipart(content_type: str) -> bool:
+    """True for a ``multipart/*`` Content-Type (parsed and rebuilt part by part)."""
+    return content_type.lower().lstrip().startswith("multipart/")
 
 
 def check_encoding(headers: MultiMapping[str], body_exists: bool) -> None:
@@ -211,8 +217,7 @@ def check_encoding(headers: MultiMapping[str], body_exists: bool) -> None:
     Raises:
         Unsupported: (415) a body with a Content-Encoding other than identity.
     """
-    encoding = headers.get("Content-Encoding", "").strip().lower()
-    if body_exists and encoding not in _IDENTITY:
+    if body_exists and is_compressed(headers):
         # Compressed bodies cannot be inspected without decompressing, which is a bomb risk.
         msg = "compressed request bodies (Content-Encoding) are not accepted"
         raise Unsupported(msg, code="unsupported_encoding")
@@ -242,14 +247,14 @@ async def handle(request: web.Request) -> web.StreamResponse:
     stripped: list[Stripped] = []
     if not request.body_exists:
         data = None
-    elif content_type.lower().lstrip().startswith("multipart/"):
+    elif is_multipart(content_type):
         data, stripped = await _strip_multipart(engine, reader, content_type, request)
     else:
         head = await reader.head(SNIFF_BYTES)
         if sniff(head) is not MediaKind.OTHER:
             body = await reader.read_all(head)
             one = await engine.strip(
-                body, _consent(engine, request), where="body", content_type=content_type
+                body, consent_of(engine, request.headers), where="body", content_type=content_type
             )
             stripped.append(one)
             data = one.result.data
@@ -315,6 +320,20 @@ async def send_upstream(
         raise unavailable_error(exc) from None
 
 
+async def read_answer(upstream: UpstreamResponse) -> bytes:
+    """The upstream's whole (small) response body.
+
+    Raises:
+        SidecarError: 504 when it does not arrive in time, 502 when the upstream breaks off.
+    """
+    try:
+        return await upstream.read()
+    except UpstreamTimeoutError:
+        raise timeout_error() from None
+    except UpstreamError as exc:
+        raise unavailable_error(exc) from None
+
+
 def timeout_error() -> UpstreamTimeout:
     """The 504 answered when the upstream does not answer in time."""
     msg = "upstream did not answer in time"
@@ -334,12 +353,7 @@ async def _relay(request: web.Request, upstream: UpstreamResponse) -> web.Stream
     length = upstream.content_length
     if length is not None and 0 < length <= SMALL_RESPONSE:
         # One write for a small answer: fewer packets and wake-ups than streaming.
-        try:
-            body = await upstream.read()
-        except UpstreamTimeoutError:
-            raise timeout_error() from None
-        except UpstreamError as exc:
-            raise unavailable_error(exc) from None
+        body = await read_answer(upstream)
         headers_out.popall("Content-Length", None)
         return web.Response(
             status=upstream.status, reason=upstream.reason, headers=headers_out, body=body
