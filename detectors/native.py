@@ -63,11 +63,12 @@ MEDIA_COMPILED: tuple[str, ...] = (
 )
 # The proxy's upload fast path and what it calls per upload, compiled as their own group in
 # pipeline/sidecar (checked when pipeline.sidecar is imported). Not compilable: modules that
-# define async generators (upstream, proxy, body) and the access logger (a slotted aiohttp base).
+# define async generators (proxy, body) and the access logger (a slotted aiohttp base).
 SIDECAR_COMPILED: tuple[str, ...] = (
     "pipeline/sidecar/metrics.py",
     "pipeline/sidecar/engine.py",
     "pipeline/sidecar/http1.py",
+    "pipeline/sidecar/upstream.py",
     "pipeline/sidecar/fastpath.py",
 )
 # Package directory (relative to the repository) -> its compiled modules, one mypyc group each.

@@ -29,7 +29,7 @@ import asyncio
 import re
 import ssl
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, Iterable
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -49,6 +49,7 @@ from pipeline.sidecar.http1 import (
 )
 
 __all__ = [
+    "BodyChunks",
     "UpstreamClosedError",
     "UpstreamConnectError",
     "UpstreamError",
@@ -107,6 +108,9 @@ class UpstreamResponse:
         self._framing = framing  # "length", "chunked" or "close"
         self._keep_alive = keep_alive
         self._done = framing == "length" and content_length == 0
+        # Bytes left of the body (length framing) or of the current chunk (chunked).
+        self._left = (content_length or 0) if framing == "length" else 0
+        self._in_chunk = False  # chunked: inside a chunk's data (its CRLF still to come)
 
     async def read(self) -> bytes:
         """The whole body (the proxy only calls this for a small ``Content-Length``).
@@ -125,30 +129,25 @@ class UpstreamResponse:
             self._done = True
             self.release()
             return data
-        return b"".join([chunk async for chunk in self.iter_chunks()])
+        pieces = []
+        chunks = self.iter_chunks()
+        async for piece in chunks:
+            pieces.append(piece)
+        return b"".join(pieces)
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
-        """Yield the body in pieces of at most 64 KiB as they arrive (de-chunked).
+    def iter_chunks(self) -> BodyChunks:
+        """The body in pieces of at most 64 KiB as they arrive (de-chunked): an async
+        iterator whose ``__anext__`` raises :class:`UpstreamError` when the body ends early,
+        is malformed or times out."""
+        return BodyChunks(self)
 
-        Raises:
-            UpstreamError: the body ended early, was malformed, or timed out.
-        """
-        conn = self._conn
-        try:
-            if conn is not None and not self._done:
-                if self._framing == "length":
-                    gen = self._length_body(conn, self.content_length or 0)
-                elif self._framing == "chunked":
-                    gen = self._chunked_body(conn)
-                else:
-                    gen = self._close_body(conn)
-                async for piece in gen:
-                    yield piece
-                self._done = True
-        except BaseException as exc:
-            self.release()
-            raise _translate(exc) from None
-        self.release()
+    async def _next_piece(self, conn: Connection) -> bytes | None:
+        # The body's next piece, or None at its end.
+        if self._framing == "length":
+            return await self._next_length(conn)
+        if self._framing == "chunked":
+            return await self._next_chunked(conn)
+        return await self._next_close(conn)
 
     async def _some(self, conn: Connection, n: int) -> bytes:
         # Up to n bytes, at least one; b"" only at the end of the connection.
@@ -166,25 +165,38 @@ class UpstreamResponse:
             await conn.wait_for_data(self._pool.read_timeout)
         return conn.take(n)
 
-    async def _length_body(self, conn: Connection, remaining: int) -> AsyncIterator[bytes]:
-        while remaining:
-            data = await self._some(conn, min(remaining, READ_CHUNK))
-            if not data:
-                msg = "upstream closed the connection before the end of its response body"
-                raise UpstreamClosedError(msg)
-            remaining -= len(data)
-            yield data
+    async def _next_length(self, conn: Connection) -> bytes | None:
+        # Content-Length framing: self._left counts down to the end.
+        if not self._left:
+            return None
+        data = await self._some(conn, min(self._left, READ_CHUNK))
+        if not data:
+            msg = "upstream closed the connection before the end of its response body"
+            raise UpstreamClosedError(msg)
+        self._left -= len(data)
+        return data
 
-    async def _chunked_body(self, conn: Connection) -> AsyncIterator[bytes]:
-        while True:
+    async def _next_chunked(self, conn: Connection) -> bytes | None:
+        # Chunked framing: self._left counts down the current chunk's data.
+        if not self._left:
+            if self._in_chunk:
+                if await self._exactly(conn, 2) != b"\r\n":
+                    msg = "upstream chunked response: chunk data not followed by CRLF"
+                    raise UpstreamProtocolError(msg)
+                self._in_chunk = False
             size = await self._chunk_size(conn)
             if size == 0:
-                break
-            async for piece in self._length_body(conn, size):
-                yield piece
-            if await self._exactly(conn, 2) != b"\r\n":
-                msg = "upstream chunked response: chunk data not followed by CRLF"
-                raise UpstreamProtocolError(msg)
+                await self._trailers(conn)
+                return None
+            self._left, self._in_chunk = size, True
+        data = await self._some(conn, min(self._left, READ_CHUNK))
+        if not data:
+            msg = "upstream closed the connection before the end of its response body"
+            raise UpstreamClosedError(msg)
+        self._left -= len(data)
+        return data
+
+    async def _trailers(self, conn: Connection) -> None:
         # Trailer fields are dropped (the proxy does not forward trailers); read to the end.
         total = 0
         while True:
@@ -217,16 +229,16 @@ class UpstreamResponse:
             raise UpstreamProtocolError(msg)
         return int(digits, 16)
 
-    async def _close_body(self, conn: Connection) -> AsyncIterator[bytes]:
-        while True:
-            data = await self._some(conn, READ_CHUNK)
-            if not data:
-                if conn.error is not None:
-                    # Reset rather than closed: the end of the body is not known.
-                    msg = "upstream connection broke during a close-delimited body"
-                    raise UpstreamClosedError(msg)
-                return
-            yield data
+    async def _next_close(self, conn: Connection) -> bytes | None:
+        # Close-delimited: the body ends when the connection does.
+        data = await self._some(conn, READ_CHUNK)
+        if data:
+            return data
+        if conn.error is not None:
+            # Reset rather than closed: the end of the body is not known.
+            msg = "upstream connection broke during a close-delimited body"
+            raise UpstreamClosedError(msg)
+        return None
 
     def release(self) -> None:
         """Give the connection back (after a complete body) or close it (otherwise)."""
@@ -237,6 +249,37 @@ class UpstreamResponse:
             self._pool._put(conn)  # the pool and its responses are one unit
         else:
             self._pool._discard(conn)
+
+
+class BodyChunks:
+    """Async iterator over a response body's pieces; see :meth:`UpstreamResponse.iter_chunks`.
+
+    A class rather than an async generator, so that mypyc compiles it. At the end of the
+    body, or on any error, the response is released (its connection reused or closed).
+    """
+
+    def __init__(self, response: UpstreamResponse) -> None:
+        self._response = response
+
+    def __aiter__(self) -> BodyChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        response = self._response
+        conn = response._conn  # the response and its iterator are one unit
+        if conn is None or response._done:
+            response.release()
+            raise StopAsyncIteration
+        try:
+            piece = await response._next_piece(conn)
+        except BaseException as exc:
+            response.release()
+            raise _translate(exc) from None
+        if piece is None:
+            response._done = True
+            response.release()
+            raise StopAsyncIteration
+        return piece
 
 
 def _translate(exc: BaseException) -> BaseException:
