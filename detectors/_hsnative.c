@@ -8,8 +8,13 @@
  * byte) sorted by (id, start, -end), without spans nested in an earlier, longer span of the
  * same pattern. The library is the system's libhs (Debian libhyperscan5), linked dynamically.
  *
- * Thread safety: a scan holds the GIL throughout (it takes microseconds), so the one scratch
- * space per Matcher is never used by two scans at once.
+ * Matcher.first serves pipeline.media.markers (where a JPEG's image data ends): the end of
+ * the first match, without a Python callback or an exception per call.
+ *
+ * Thread safety: a scan of a short input holds the GIL throughout (it takes microseconds), so
+ * the one scratch space per Matcher is never used by two scans at once. A long first() scan
+ * (a multi-megabyte photo, stripped in a worker thread) releases the GIL and uses its own
+ * clone of the scratch space.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -182,7 +187,69 @@ static PyObject *Matcher_scan(Matcher *self, PyObject *data) {
     return out;
 }
 
+static int on_first(unsigned int id, unsigned long long from, unsigned long long to,
+                    unsigned int flags, void *ctx) {
+    (void)id;
+    (void)from;
+    (void)flags;
+    *(unsigned long long *)ctx = to;
+    return 1; /* stop the scan: only the first match matters */
+}
+
+/* Inputs at least this long are scanned without the GIL (on a cloned scratch space). */
+#define FIRST_NOGIL_BYTES (256 * 1024)
+
+/* first(data: bytes-like, start: int) -> int */
+static PyObject *Matcher_first(Matcher *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "first(data, start) takes 2 arguments");
+        return NULL;
+    }
+    if (self->db == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Matcher not initialised");
+        return NULL;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    if (start == -1 && PyErr_Occurred()) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    if (start < 0) start = 0;
+    if (start > view.len) start = view.len;
+    unsigned long long len = (unsigned long long)(view.len - start);
+    if (len > 0xFFFFFFFFull) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "data too large for one Hyperscan block (4 GiB)");
+        return NULL;
+    }
+    const char *at = (const char *)view.buf + start;
+    unsigned long long found = ~0ull;
+    hs_error_t rc;
+    if (len >= FIRST_NOGIL_BYTES) {
+        hs_scratch_t *scratch = NULL;
+        if (hs_clone_scratch(self->scratch, &scratch) != HS_SUCCESS) {
+            PyBuffer_Release(&view);
+            return PyErr_NoMemory();
+        }
+        Py_BEGIN_ALLOW_THREADS
+        rc = hs_scan(self->db, at, (unsigned int)len, 0, scratch, on_first, &found);
+        Py_END_ALLOW_THREADS
+        hs_free_scratch(scratch);
+    } else {
+        rc = hs_scan(self->db, at, (unsigned int)len, 0, self->scratch, on_first, &found);
+    }
+    PyBuffer_Release(&view);
+    if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
+        PyErr_Format(PyExc_RuntimeError, "hyperscan scan failed (error %d)", (int)rc);
+        return NULL;
+    }
+    if (found == ~0ull) return PyLong_FromLong(-1);
+    return PyLong_FromSsize_t(start + (Py_ssize_t)found);
+}
+
 static PyMethodDef Matcher_methods[] = {
+    {"first", (PyCFunction)(void (*)(void))Matcher_first, METH_FASTCALL,
+     "first(data: bytes-like, start: int) -> int: the end offset in data of the first match "
+     "in data[start:] (the earliest end; any pattern), or -1."},
     {"scan", (PyCFunction)Matcher_scan, METH_O,
      "scan(data: bytes) -> list of (id, start, end): sorted by (id, start, -end), spans "
      "nested in a longer span of the same id dropped."},

@@ -5,14 +5,18 @@ RSTn (0xD0-0xD7), nor another 0xFF (fill). The entropy-coded data is nearly the 
 and 0xFF occurs about every 256 bytes in it, so this search is the one step of stripping a
 JPEG whose cost grows with the image. Two implementations give the same answer:
 
-* Hyperscan (SIMD): about 0.26 ms for a 3 MB photo on the development machine;
+* Hyperscan (SIMD): about 0.26 ms for a 3 MB photo on the development machine, through
+  :mod:`detectors._hsnative` (the system's libhs, built by ``scripts/build-native``) or, where
+  that is not built, the python-hyperscan binding (which adds a Python callback and an
+  exception per search: about 7 us, more than the search itself for a 100 KB photo);
 * Python's ``re`` (byte by byte in C): about 1.1 ms; used where Hyperscan is not installed.
 
-:func:`first_marker` picks Hyperscan when it imports.
+:func:`first_marker` picks the first of these that imports.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
 from collections.abc import Callable
@@ -53,6 +57,19 @@ class _HyperscanFinder:
         return start + found[0] - 2 if found else -1
 
 
+class _NativeFinder:
+    """The Hyperscan implementation in C (:meth:`detectors._hsnative.Matcher.first`), which
+    keeps thread safety itself (a long search gets its own scratch space)."""
+
+    def __init__(self, hsnative: Any) -> None:
+        self._matcher: Any = hsnative.Matcher(expressions=[_PATTERN], flags=[0])
+
+    def __call__(self, data: bytes | memoryview, start: int) -> int:
+        end: int = self._matcher.first(data, start)
+        # Matches are two bytes long; first() gives the end of the first one.
+        return end - 2 if end >= 0 else -1
+
+
 def _first(_pid: int, _start: int, end: int, _flags: int, found: list[int]) -> bool:
     found.append(end)
     return True  # stop scanning: only the first marker matters
@@ -62,6 +79,12 @@ Finder = Callable[[bytes | memoryview, int], int]
 
 
 def _build() -> Finder:
+    try:
+        hsnative = importlib.import_module("detectors._hsnative")
+    except ImportError:
+        pass
+    else:
+        return _NativeFinder(hsnative)
     try:
         import hyperscan
     except ImportError:

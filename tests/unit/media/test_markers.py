@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,31 +35,69 @@ def test_table(data: bytes, start: int, expected: int) -> None:
     assert first_marker(data, start) == expected
 
 
-def test_hyperscan_is_used_where_installed() -> None:
-    pytest.importorskip("hyperscan")
-    assert first_marker is not first_marker_re
-    assert isinstance(first_marker, markers._HyperscanFinder)
+def _finders() -> list[markers.Finder]:
+    """Every implementation that can run here."""
+    found: list[markers.Finder] = [first_marker_re]
+    try:
+        found.append(markers._NativeFinder(importlib.import_module("detectors._hsnative")))
+    except ImportError:
+        pass
+    try:
+        found.append(markers._HyperscanFinder(importlib.import_module("hyperscan")))
+    except ImportError:
+        pass
+    return found
+
+
+FINDERS = _finders()
+
+
+def test_the_c_extension_is_used_where_built() -> None:
+    try:
+        importlib.import_module("detectors._hsnative")
+    except ImportError:
+        pytest.skip("detectors._hsnative is not built")
+    assert isinstance(first_marker, markers._NativeFinder)
+    assert len(FINDERS) == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "start", "expected"),
+    [
+        (b"\xff\xd9", 2, -1),  # at the end: nothing left to search
+        (b"\xff\xd9", 9, -1),  # past the end: nothing left to search
+    ],
+)
+def test_start_outside_the_data(data: bytes, start: int, expected: int) -> None:
+    assert [finder(data, start) for finder in FINDERS] == [expected] * len(FINDERS)
 
 
 @settings(max_examples=400, deadline=None)
 @given(data=_data, start=st.integers(min_value=0, max_value=310))
 def test_engines_agree(data: bytes, start: int) -> None:
-    assert first_marker(data, start) == first_marker_re(data, start)
+    expected = first_marker_re(data, start)
+    assert [finder(data, start) for finder in FINDERS] == [expected] * len(FINDERS)
 
 
-def test_large_tail_from_a_memoryview() -> None:
-    body = (b"\x12\xff\x00" * 400_000) + b"\xff\xd0" + b"\x34" * 1000 + b"\xff\xd9"
+@pytest.mark.parametrize("size", [1000, 400_000])  # below and above the GIL-free threshold
+def test_large_tail_from_a_memoryview(size: int) -> None:
+    body = (b"\x12\xff\x00" * size) + b"\xff\xd0" + b"\x34" * 1000 + b"\xff\xd9"
     expected = len(body) - 2
-    assert first_marker(memoryview(body), 1) == expected
-    assert first_marker_re(body, 1) == expected
+    for finder in FINDERS:
+        assert finder(memoryview(body), 1) == expected
+        assert finder(body, 1) == expected
 
 
-def test_threads_each_get_their_own_scratch() -> None:
+@pytest.mark.parametrize("finder", FINDERS[1:], ids=lambda f: type(f).__name__)
+def test_threads_each_get_their_own_scratch(finder: markers.Finder) -> None:
     # The sidecar strips large bodies in worker threads; a shared scratch space would fail
-    # (ScratchInUseError) or corrupt results when two scans overlap.
+    # (ScratchInUseError) or corrupt results when two scans overlap. Long and short searches
+    # interleave: the C extension releases the GIL for long ones only.
     from concurrent.futures import ThreadPoolExecutor
 
-    body = (b"\x12\xff\x00" * 200_000) + b"\xff\xd9"
+    long_body = (b"\x12\xff\x00" * 200_000) + b"\xff\xd9"
+    short_body = (b"\x12\xff\x00" * 2_000) + b"\xff\xc4"
+    bodies = [long_body if i % 2 else short_body for i in range(128)]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: first_marker(body, 0), range(64)))
-    assert results == [len(body) - 2] * 64
+        results = list(pool.map(lambda body: finder(body, 0), bodies))
+    assert results == [len(body) - 2 for body in bodies]
