@@ -13,7 +13,7 @@ import functools
 import struct
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Final
 
 from exifread.tags.exif import EXIF_TAGS, GPS_TAGS, INTEROP_TAGS
 
@@ -133,19 +133,31 @@ def category_of(tag: int, ifd: str) -> str:
     return _CATEGORY.get(tag, "other")
 
 
-class Entry(NamedTuple):
+class Entry:
     """One IFD entry; ``offset`` is where its value bytes start in the buffer, -1 if invalid.
 
-    A named tuple rather than a frozen dataclass: every tag of every EXIF block makes one,
-    and a tuple is built several times faster (it is just as immutable).
+    A plain class with read-only attributes, compared by value: mypyc compiles its
+    constructor, where a named tuple's (or a frozen dataclass's) stays interpreted Python.
     """
 
-    tag: int
-    type: int
-    # Shadows tuple.count(), which nothing calls on an Entry; the TIFF name is clearer.
-    count: int  # type: ignore[assignment]
-    offset: int
-    size: int
+    def __init__(self, tag: int, type: int, count: int, offset: int, size: int) -> None:
+        self.tag: Final = tag
+        self.type: Final = type
+        self.count: Final = count
+        self.offset: Final = offset
+        self.size: Final = size
+
+    def _key(self) -> tuple[int, int, int, int, int]:
+        return (self.tag, self.type, self.count, self.offset, self.size)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Entry) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "Entry(tag={}, type={}, count={}, offset={}, size={})".format(*self._key())
 
 
 class Entries(Mapping[int, Entry]):
@@ -153,57 +165,67 @@ class Entries(Mapping[int, Entry]):
 
     Most tags of an EXIF block are only named in the removal report, never read: building an
     :class:`Entry` for each one up front was the largest single cost of stripping a photo.
-    The tag index is built in C; an entry's value offset is bounds-checked when it is looked
-    up, with the same result as checking it up front. The first of duplicated tags wins.
+    Only the tag numbers are unpacked up front (in C, one call per IFD); a lookup finds the
+    tag's position with ``tuple.index`` (in C; an IFD is looked up a few times, so this costs
+    less than building an index) and decodes that one entry, checking its value offset then,
+    with the same result as checking it up front. The first of duplicated tags wins.
+
+    Attributes:
+        tags: every entry's tag number, in file order (duplicates included).
     """
 
-    __slots__ = ("_index", "_n", "_table", "_table_at")
+    __slots__ = ("_data", "_table_at", "_value_layout", "tags")
 
-    def __init__(self, table: tuple[int, ...], table_at: int, n: int) -> None:
-        self._table = table  # (tag, type, count, value) per entry, flattened
+    def __init__(
+        self, data: bytes, table_at: int, tags: tuple[int, ...], value_layout: struct.Struct
+    ) -> None:
+        self._data = data
         self._table_at = table_at  # offset of the first entry in the buffer
-        self._n = n  # buffer length
-        tags = table[0::4]
-        # Reversed, so that for a duplicated tag the first occurrence's index is kept.
-        self._index: dict[int, int] = dict(
-            zip(tags[::-1], range(len(tags) - 1, -1, -1), strict=True)
-        )
+        self._value_layout = value_layout  # (type, count, value) of one entry
+        self.tags = tags
 
     def __getitem__(self, tag: int) -> Entry:
-        i = self._index[tag]
-        t = self._table
-        typ, cnt, value = t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]
+        try:
+            i = self.tags.index(tag)
+        except ValueError:
+            raise KeyError(tag) from None
+        at = self._table_at + 12 * i
+        typ, cnt, value = self._value_layout.unpack_from(self._data, at + 2)
         unit = TYPE_SIZES.get(typ)
         size = (unit or 0) * cnt
         if unit is None:
             voff = -1
         elif size <= 4:
-            voff = self._table_at + 12 * i + 8
+            voff = at + 8
         else:
-            voff = value if value + size <= self._n else -1  # out of bounds: never read
+            voff = value if value + size <= len(self._data) else -1  # out of bounds: never read
         return Entry(tag, typ, cnt, voff, size)
 
     def get(self, tag: int, default: Entry | None = None) -> Entry | None:  # type: ignore[override]
         """The entry for ``tag``, or ``default``."""
-        return self[tag] if tag in self._index else default
+        return self[tag] if tag in self.tags else default
 
     def __contains__(self, tag: object) -> bool:
-        return tag in self._index
+        return tag in self.tags
 
     def __iter__(self) -> Iterator[int]:
-        # File order (the index is built reversed); each duplicated tag once.
-        return iter(dict.fromkeys(self._table[0::4]))
+        # File order; each duplicated tag once.
+        return iter(dict.fromkeys(self.tags))
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(set(self.tags))
 
 
-@dataclass(frozen=True, slots=True)
 class Ifd:
-    """A parsed IFD: entries by tag and the offset of the next IFD (0 = none)."""
+    """A parsed IFD: entries by tag and the offset of the next IFD (0 = none).
 
-    entries: Entries
-    next_offset: int
+    A plain class with read-only attributes rather than a frozen dataclass: mypyc compiles
+    its constructor (a frozen dataclass's stays interpreted), and every strip builds several.
+    """
+
+    def __init__(self, entries: Entries, next_offset: int) -> None:
+        self.entries: Final = entries
+        self.next_offset: Final = next_offset
 
 
 class TiffReader:
@@ -233,6 +255,7 @@ class TiffReader:
         # Compiled once per reader instead of a format string built per value read.
         self._u16 = _LE_U16 if self.endian == "<" else _BE_U16
         self._u32 = _LE_U32 if self.endian == "<" else _BE_U32
+        self._values = _LE_VALUES if self.endian == "<" else _BE_VALUES
         self.first_ifd = self.u32(4)
         self._visited: set[int] = set()
 
@@ -265,9 +288,11 @@ class TiffReader:
         if count > MAX_ENTRIES or offset + 2 + 12 * count + 4 > n:
             msg = f"{self.label}: {where} entry table past the end of the data"
             raise CorruptMedia(msg)
-        # One unpack for the whole table (bounds checked above) instead of four per entry.
-        table = _entry_table(self.endian, count).unpack_from(self.data, offset + 2)
-        return Ifd(Entries(table, offset + 2, n), self.u32(offset + 2 + 12 * count))
+        # One unpack of the table's tag numbers (bounds checked above); entries are decoded
+        # when looked up.
+        tags = _tag_table(self.endian, count).unpack_from(self.data, offset + 2)
+        entries = Entries(self.data, offset + 2, tags, self._values)
+        return Ifd(entries, self.u32(offset + 2 + 12 * count))
 
     def raw(self, e: Entry) -> bytes:
         """The value bytes of ``e`` (empty if the entry's value is out of bounds)."""
@@ -297,16 +322,25 @@ class TiffReader:
         return self.u32(e.offset)
 
 
-@dataclass(frozen=True, slots=True)
 class ExifDirs:
-    """The IFDs of an EXIF blob, by kind; absent ones are None."""
+    """The IFDs of an EXIF blob, by kind; absent ones are None. Read-only attributes (a
+    plain class for mypyc, like :class:`Ifd`)."""
 
-    reader: TiffReader
-    ifd0: Ifd
-    exif: Ifd | None
-    gps: Ifd | None
-    interop: Ifd | None
-    later: tuple[Ifd, ...]  # IFD1 (thumbnail) and anything chained after it
+    def __init__(
+        self,
+        reader: TiffReader,
+        ifd0: Ifd,
+        exif: Ifd | None,
+        gps: Ifd | None,
+        interop: Ifd | None,
+        later: tuple[Ifd, ...],
+    ) -> None:
+        self.reader: Final = reader
+        self.ifd0: Final = ifd0
+        self.exif: Final = exif
+        self.gps: Final = gps
+        self.interop: Final = interop
+        self.later: Final = later  # IFD1 (thumbnail) and anything chained after it
 
 
 def read_exif(data: bytes, label: str) -> ExifDirs:
@@ -348,58 +382,70 @@ def exif_tag_ids(dirs: ExifDirs) -> Iterable[tuple[str, int]]:
 def report_removed(dirs: ExifDirs, kept: set[tuple[str, int]], removals: Removals) -> None:
     """Record every tag of ``dirs`` except those in ``kept`` as removed (see exif_tag_ids).
 
-    The same tags as iterating :func:`exif_tag_ids`, in one loop without a generator, names
-    looked up per IFD kind by tag number, and the names handed to ``removals`` once per
-    category: a photo has dozens of tags and this runs for every one of them.
+    The same tags as iterating :func:`exif_tag_ids`, reported per IFD from
+    :func:`_removed_summary`: a photo has dozens of tags and this runs for every photo.
     """
-    found: dict[str, set[str]] = {}
     for kind, ifd in _groups(dirs):
-        names = _names_for(kind)
-        for tag in ifd.entries:
-            if tag == TAG_EXIF_IFD or tag == TAG_INTEROP_IFD or (kept and (kind, tag) in kept):
-                continue
-            hit = names.get(tag)
-            if hit is None:
-                hit = removed_as(kind, tag)
-                if len(names) < _NAMES_PER_KIND:
-                    names[tag] = hit
-            got = found.get(hit[0])
-            if got is None:
-                got = found[hit[0]] = set()
-            got.add(hit[1])
+        kept_here = tuple(sorted(tag for where, tag in kept if where == kind)) if kept else ()
+        for category, names in _removed_summary(kind, ifd.entries.tags, kept_here):
+            removals.add_all(category, names)
     if dirs.later and ("IFD1", -1) not in kept:
         category, name = removed_as("IFD1", -1)
-        found.setdefault(category, set()).add(name)
-    for category, names_found in found.items():
-        removals.add_all(category, names_found)
+        removals.add(category, name)
+
+
+# (IFD kind, tag numbers, kept tag numbers) -> what report_removed records for that IFD. The
+# key is tag numbers only, never values (the report names those tags anyway); the same few
+# layouts recur in every photo from a camera model. Bounded in entries and in key size, so
+# hostile files with random or huge tag tables cannot grow it: those are summarised uncached.
+_SUMMARIES: dict[
+    tuple[str, tuple[int, ...], tuple[int, ...]], tuple[tuple[str, frozenset[str]], ...]
+] = {}
+_MAX_SUMMARIES = 512
+_MAX_SUMMARY_TAGS = 256
+
+
+def _removed_summary(
+    kind: str, tags: tuple[int, ...], kept: tuple[int, ...]
+) -> tuple[tuple[str, frozenset[str]], ...]:
+    """(category, tag names) removed from an IFD of kind ``kind`` holding ``tags``, other
+    than the pointers to sub-IFDs (structure, not metadata) and the ``kept`` tags."""
+    key = (kind, tags, kept)
+    summary = _SUMMARIES.get(key)
+    if summary is not None:
+        return summary
+    found: dict[str, set[str]] = {}
+    for tag in tags:
+        if tag == TAG_EXIF_IFD or tag == TAG_INTEROP_IFD or tag in kept:
+            continue
+        category, name = removed_as(kind, tag)
+        names = found.get(category)
+        if names is None:
+            names = found[category] = set()
+        names.add(name)
+    summary = tuple((category, frozenset(names)) for category, names in found.items())
+    if len(tags) <= _MAX_SUMMARY_TAGS:
+        if len(_SUMMARIES) >= _MAX_SUMMARIES:
+            _SUMMARIES.clear()
+        _SUMMARIES[key] = summary
+    return summary
 
 
 _TABLES: dict[tuple[str, int], struct.Struct] = {}
 _LE_U16, _BE_U16 = struct.Struct("<H"), struct.Struct(">H")
 _LE_U32, _BE_U32 = struct.Struct("<I"), struct.Struct(">I")
+# An entry's type, count and value field (after its 2-byte tag).
+_LE_VALUES, _BE_VALUES = struct.Struct("<HII"), struct.Struct(">HII")
 
 
-def _entry_table(endian: str, count: int) -> struct.Struct:
-    """The compiled layout of an IFD entry table of ``count`` entries (at most MAX_ENTRIES,
-    so at most 2 x 2048 layouts are ever kept)."""
+def _tag_table(endian: str, count: int) -> struct.Struct:
+    """The compiled layout of the tag numbers of an IFD entry table of ``count`` entries (at
+    most MAX_ENTRIES, so at most 2 x 2048 layouts are ever kept)."""
     key = (endian, count)
     layout = _TABLES.get(key)
     if layout is None:
-        layout = _TABLES.setdefault(key, struct.Struct(f"{endian}{'HHII' * count}"))
+        layout = _TABLES.setdefault(key, struct.Struct(f"{endian}{'H10x' * count}"))
     return layout
-
-
-# Per IFD kind, tag number -> (category, name): the lookups removed_as makes, keyed without
-# building a tuple per tag. Bounded like removed_as's cache (hostile files, random tag ids).
-_NAMES: dict[str, dict[int, tuple[str, str]]] = {}
-_NAMES_PER_KIND = 4096
-
-
-def _names_for(kind: str) -> dict[int, tuple[str, str]]:
-    names = _NAMES.get(kind)
-    if names is None:
-        names = _NAMES.setdefault(kind, {})
-    return names
 
 
 def _groups(dirs: ExifDirs) -> list[tuple[str, Ifd]]:
