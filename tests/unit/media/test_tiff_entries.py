@@ -1,12 +1,18 @@
-"""IFD entry tables: values decoded on lookup, with the bounds and duplicate rules."""
+"""IFD entry tables: values decoded on lookup, with the bounds and duplicate rules; the
+removal report per IFD, computed and cached."""
 
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 
+from pipeline.errors import CorruptMedia
+from pipeline.media import tiff
+from pipeline.media.policy import CATEGORIES, Removals
 from pipeline.media.tiff import ASCII, SHORT, Entry, TiffReader
+from tests.conftest import CORPUS
 
 
 def _blob(endian: str, entries: list[tuple[int, int, int, int]], tail: bytes = b"") -> bytes:
@@ -46,3 +52,51 @@ def test_lookup_bounds_and_duplicates(endian: str) -> None:
     with pytest.raises(KeyError):
         entries[0x0111]
     assert ifd.next_offset == 0
+
+
+def _reference_report(dirs: tiff.ExifDirs, kept: set[tuple[str, int]]) -> dict[str, set[str]]:
+    """What report_removed must record: every tag exif_tag_ids lists, less the kept ones."""
+    out: dict[str, set[str]] = {}
+    for kind, tag in tiff.exif_tag_ids(dirs):
+        if (kind, tag) not in kept:
+            category, name = tiff.removed_as(kind, tag)
+            out.setdefault(category if category in CATEGORIES else "other", set()).add(name)
+    return out
+
+
+def _corpus_exif_blobs() -> list[Path]:
+    root = CORPUS / "media/ianare+exif-samples/jpg"
+    return sorted(root.rglob("*.jpg"))[:60]
+
+
+@pytest.mark.parametrize("path", _corpus_exif_blobs(), ids=lambda p: p.name)
+def test_report_removed_matches_the_tag_list_cold_and_cached(path: Path) -> None:
+    from PIL import Image
+
+    exif = Image.open(path).info.get("exif", b"")
+    if not exif.startswith(b"Exif\x00\x00"):
+        pytest.skip("no EXIF block")
+    try:
+        dirs = tiff.read_exif(exif[6:], path.name)
+    except CorruptMedia:
+        pytest.skip("broken EXIF block (covered by the bad-input tests)")
+    tiff._SUMMARIES.clear()
+    # Cleared once: a cache keyed without the kept tags would answer the second set wrongly.
+    for kept in (set(), {("IFD0", tiff.TAG_ORIENTATION), ("GPS", 1), ("GPS", 2)}):
+        for _ in range(2):  # once computed, once from the cache
+            removals = Removals()
+            tiff.report_removed(dirs, kept, removals)
+            got = {c: set(names) for c, names in removals.result(b"", "x").removed.items()}
+            assert got == _reference_report(dirs, kept)
+
+
+def test_removal_summaries_are_bounded() -> None:
+    tiff._SUMMARIES.clear()
+    for i in range(tiff._MAX_SUMMARIES + 50):  # random layouts, as a hostile stream sends
+        tiff._removed_summary("IFD0", (0x010F, 0x9000 + i), ())
+    assert 0 < len(tiff._SUMMARIES) <= tiff._MAX_SUMMARIES
+    tiff._SUMMARIES.clear()
+    huge = tuple(range(0x100, 0x100 + tiff._MAX_SUMMARY_TAGS + 1))
+    summary = tiff._removed_summary("ExifIFD", huge, ())
+    assert sum(len(names) for _, names in summary) == len(huge)  # all reported...
+    assert not tiff._SUMMARIES  # ...but not kept
