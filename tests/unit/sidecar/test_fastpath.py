@@ -263,6 +263,34 @@ async def test_stalled_head_gets_408(start: Any) -> None:
     assert upstream.received == []
 
 
+async def test_head_timeout_runs_from_each_request_on_a_kept_connection(start: Any) -> None:
+    # The connection moves one timer's deadline rather than rescheduling it per request: a
+    # stale deadline (from the first request) must neither fire early nor be lost.
+    sidecar, upstream = await start(request_timeout=0.6)
+    loop = asyncio.get_running_loop()
+    reader, writer = await asyncio.open_connection("127.0.0.1", sidecar.port)
+    try:
+        for _ in range(3):  # each served request arms and disarms the timeouts
+            writer.write(_upload(JPEG))
+            await writer.drain()
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            assert _statuses(head) == [200]
+            await asyncio.sleep(0.25)  # the first request's head deadline passes meanwhile
+        started = loop.time()
+        writer.write(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Le")
+        await writer.drain()
+        rest = await asyncio.wait_for(reader.read(), 5)
+        waited = loop.time() - started
+    finally:
+        writer.close()
+    assert _statuses(rest) == [408]
+    assert 0.5 <= waited < 2.5
+    assert len(upstream.received) == 3
+    assert sidecar.paths() == {"fast": 3}
+
+
 async def test_client_gone_midway_forwards_nothing(start: Any) -> None:
     sidecar, upstream = await start()
     data = _upload(JPEG)
