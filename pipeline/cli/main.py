@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from pipeline import __version__
+from pipeline.cli.logsetup import configure
 
 # name -> module. Explicit on purpose: an unknown name is an argparse error listing these.
 COMMANDS: dict[str, str] = {
@@ -66,16 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser(args_list)
     args = parser.parse_args(args_list)
-    logging.basicConfig(
-        level=str(args.log_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # The format reads no thread, process or multiprocessing name: do not collect them for
-    # every record (the logging HOWTO's optimisation settings; one access line per upload).
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
+    configure(str(args.log_level))
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
