@@ -103,3 +103,40 @@ def test_stripped_counts_type_and_categories() -> None:
     assert _sample(metrics, removed, {"category": "serial"}) == 1
     assert _sample(metrics, removed, {"category": "owner"}) is None
     assert b"veil_sidecar_removed_total" in generate_latest(metrics.registry)
+
+
+def test_plain_metrics_expose_what_prometheus_client_would() -> None:
+    # The per-request metrics are plain numbers read at scrape time; their text must be
+    # the library's, bucket edges included (le is inclusive).
+    import random
+    import re
+
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    from pipeline.sidecar.metrics import _LATENCY_BUCKETS
+
+    ours = SidecarMetrics()
+    registry = CollectorRegistry(auto_describe=True)
+    requests = Counter("veil_sidecar_requests", "r", ["endpoint", "status"], registry=registry)
+    latency = Histogram(
+        "veil_sidecar_request_seconds", "l", ["endpoint"], buckets=_LATENCY_BUCKETS,
+        registry=registry,
+    )  # fmt: skip
+    rng = random.Random(7)
+    edges = [*_LATENCY_BUCKETS, 0.0, 31.0, 1e-9]
+    for _ in range(500):
+        endpoint = rng.choice(["proxy", "strip", "minimize"])
+        status = rng.choice([200, 413, 415, 502])
+        seconds = rng.choice(edges) if rng.random() < 0.3 else rng.uniform(0, 40)
+        ours.request_done(endpoint, status, seconds)
+        requests.labels(endpoint, str(status)).inc()
+        latency.labels(endpoint).observe(seconds)
+
+    def samples(text: bytes, names: tuple[str, ...]) -> list[str]:
+        lines = text.decode().splitlines()
+        kept = [line for line in lines if line.startswith(names)]
+        # Creation times differ; sums are compared as numbers (same additions, same order).
+        return sorted(re.sub(r"_created(\{.*\}) .*", r"_created\1", line) for line in kept)
+
+    names = ("veil_sidecar_requests_", "veil_sidecar_request_seconds_")
+    assert samples(ours.render(), names) == samples(generate_latest(registry), names)
