@@ -34,7 +34,10 @@ class Consent:
 
     @classmethod
     def none(cls) -> Consent:
-        """Nothing granted (the default for an unknown or anonymous person)."""
+        """Nothing granted (the default for an unknown or anonymous person). The same
+        (immutable) value every time: the sidecar asks for it on every upload."""
+        if cls is Consent:
+            return _NONE
         return cls(frozenset(), None)
 
     @classmethod
@@ -64,5 +67,7 @@ class Consent:
         """A copy with ``keys`` granted as well (for tests and ``policy explain``)."""
         return Consent(self.granted | frozenset(keys), self.version)
 
+
+_NONE = Consent(frozenset(), None)
 
 __all__ = ["GRANTED_VALUES", "Consent"]

@@ -7,9 +7,9 @@ formats; every removed item is reported by *tag name only*, never by value.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Final, Literal
 
 # The closed set of categories a removed tag is reported under (contract with the audit).
 CATEGORIES: tuple[str, ...] = (
@@ -53,9 +53,12 @@ def _empty_removed() -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
 class StripResult:
     """Outcome of one successful strip.
+
+    Immutable and compared by value, like the frozen dataclass it replaces; a plain class
+    with ``Final`` attributes because this module is compiled (detectors/native.py) and
+    mypyc compiles such a constructor, where a frozen dataclass's stays interpreted.
 
     Attributes:
         data: the stripped file (empty bytes for :func:`pipeline.media.strip_file`, which
@@ -66,10 +69,35 @@ class StripResult:
             ``ICC_Profile``).
     """
 
-    data: bytes
-    media_type: str
-    removed: Mapping[str, tuple[str, ...]] = field(default_factory=_empty_removed)
-    kept: tuple[str, ...] = ()
+    def __init__(
+        self,
+        data: bytes,
+        media_type: str,
+        removed: Mapping[str, tuple[str, ...]] | None = None,
+        kept: tuple[str, ...] = (),
+    ) -> None:
+        self.data: Final = data
+        self.media_type: Final = media_type
+        self.removed: Final[Mapping[str, tuple[str, ...]]] = (
+            _empty_removed() if removed is None else removed
+        )
+        self.kept: Final = kept
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StripResult):
+            return NotImplemented
+        return (self.data, self.media_type, dict(self.removed), self.kept) == (
+            other.data,
+            other.media_type,
+            dict(other.removed),
+            other.kept,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"StripResult(data=<{len(self.data)} bytes>, media_type={self.media_type!r}, "
+            f"removed={dict(self.removed)!r}, kept={self.kept!r})"
+        )
 
 
 class Removals:

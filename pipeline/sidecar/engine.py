@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from typing import Final
 
 from pipeline.consent import Consent
 from pipeline.errors import ConfigError, CorruptMedia, MediaError, UnsupportedMedia
@@ -55,12 +55,13 @@ def media_policy_for(policy: Policy, purpose: str, consent: Consent) -> MediaPol
     )
 
 
-@dataclass(frozen=True, slots=True)
 class Stripped:
-    """A strip done for a request: the result and where in the request it was."""
+    """A strip done for a request: the result and where in the request it was (read-only;
+    a plain class so that mypyc compiles its constructor, one per upload)."""
 
-    result: StripResult
-    where: str
+    def __init__(self, result: StripResult, where: str) -> None:
+        self.result: Final = result
+        self.where: Final = where
 
     @property
     def categories(self) -> tuple[str, ...]:
