@@ -57,18 +57,22 @@ EXTENSIONS: tuple[tuple[str, str], ...] = (("detectors/_hsnative.c", "_hsnative"
 # pipeline.media is imported): about a fifth less sidecar CPU per proxied 100 KB upload.
 MEDIA_COMPILED: tuple[str, ...] = (
     "pipeline/media/policy.py",
+    "pipeline/media/sniff.py",
     "pipeline/media/markers.py",
     "pipeline/media/tiff.py",
     "pipeline/media/jpeg.py",
 )
 # The proxy's upload fast path and what it calls per upload, compiled as their own group in
 # pipeline/sidecar (checked when pipeline.sidecar is imported). Not compilable: modules that
-# define async generators (proxy, body) and the access logger (a slotted aiohttp base).
+# define async generators (proxy, body) and the access logger (a slotted aiohttp base);
+# aiohttp's handlers (proxy, app, api) stay interpreted anyway, since aiohttp inspects them.
 SIDECAR_COMPILED: tuple[str, ...] = (
     "pipeline/sidecar/metrics.py",
+    "pipeline/sidecar/sniff.py",
     "pipeline/sidecar/engine.py",
     "pipeline/sidecar/http1.py",
     "pipeline/sidecar/upstream.py",
+    "pipeline/sidecar/forwarding.py",
     "pipeline/sidecar/fastpath.py",
 )
 # Package directory (relative to the repository) -> its compiled modules, one mypyc group each.

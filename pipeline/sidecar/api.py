@@ -19,10 +19,10 @@ from pipeline.sidecar.body import BodyReader
 from pipeline.sidecar.consent import parse_header, resolve
 from pipeline.sidecar.engine import Engine
 from pipeline.sidecar.exceptions import BadRequest, SidecarError, Unsupported
+from pipeline.sidecar.forwarding import REMOVED_HEADER
 from pipeline.sidecar.keys import DEADLINE_KEY, ENGINE_KEY
 from pipeline.sidecar.sniff import SNIFF_BYTES, MediaKind, sniff
 
-REMOVED_HEADER = "X-Veil-Removed"
 NDJSON = "application/x-ndjson"
 # Batches above this many bytes are minimized on a worker thread (keeps /healthz answering).
 THREAD_BATCH_BYTES = 64 * 1024

@@ -52,11 +52,9 @@ from pipeline.sidecar.accesslog import log_request
 from pipeline.sidecar.app import ADMIN_PREFIX, PROXY_ENDPOINT, REFUSAL_STATUSES
 from pipeline.sidecar.engine import Engine
 from pipeline.sidecar.exceptions import RequestTimeout, SidecarError
-from pipeline.sidecar.http1 import WriteGate
-from pipeline.sidecar.proxy import (
+from pipeline.sidecar.forwarding import (
     REMOVED_HEADER,
     SMALL_RESPONSE,
-    consent_of,
     forward_headers_from,
     is_compressed,
     is_multipart,
@@ -66,6 +64,8 @@ from pipeline.sidecar.proxy import (
     response_headers,
     send_upstream,
 )
+from pipeline.sidecar.http1 import WriteGate
+from pipeline.sidecar.proxy import consent_of
 from pipeline.sidecar.sniff import SNIFF_BYTES, MediaKind, sniff
 from pipeline.sidecar.upstream import (
     UpstreamError,

@@ -1,0 +1,180 @@
+"""What the proxy forwards and how upstream failures are answered.
+
+Shared by aiohttp's proxy handler (:mod:`pipeline.sidecar.proxy`) and the upload fast path
+(:mod:`pipeline.sidecar.fastpath`), so that both forward and answer alike; compiled with
+mypyc (detectors/native.py) since the fast path calls it for every upload.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterable
+
+from multidict import CIMultiDict, MultiMapping
+
+from pipeline.sidecar.engine import Stripped
+from pipeline.sidecar.exceptions import (
+    BadRequest,
+    SidecarError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from pipeline.sidecar.upstream import (
+    UpstreamError,
+    UpstreamPool,
+    UpstreamResponse,
+    UpstreamTimeoutError,
+)
+
+log = logging.getLogger("pipeline.sidecar.proxy")  # the proxy's log, as before the split
+
+# Upstream answers up to this size are relayed in one piece, larger ones streamed.
+SMALL_RESPONSE = 256 * 1024
+
+# RFC 9110 7.6.1: meaningful for one connection only, never forwarded.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Set by the proxy itself (length recomputed, Host from the upstream URL, Expect answered
+# here, X-Veil-Removed must not be forgeable by the client).
+_REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "expect", "x-veil-removed"}
+_RESPONSE_DROP = HOP_BY_HOP
+_IDENTITY = frozenset({"", "identity"})
+REMOVED_HEADER = "X-Veil-Removed"
+
+
+def connection_tokens(headers: MultiMapping[str]) -> set[str]:
+    # Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1). getall is the
+    # case-insensitive lookup of every Connection header, without walking all headers.
+    tokens: set[str] = set()
+    for value in headers.getall("Connection", ()):
+        tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+    return tokens
+
+
+def forward_headers_from(
+    headers: MultiMapping[str], remote: str | None, scheme: str, host: str
+) -> CIMultiDict[str]:
+    """:func:`forward_headers` from the request's parts (the upload fast path has no
+    aiohttp request): its headers, the client's address, scheme and Host."""
+    drop = _REQUEST_DROP | connection_tokens(headers)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in headers.items():
+        if name.lower() not in drop:
+            out.add(name, value)
+    # Standard reverse-proxy headers: the upload service would see the client's address
+    # without the sidecar, so forwarding it reveals nothing new to it (it is never logged).
+    forwarded_for = ", ".join([*headers.getall("X-Forwarded-For", []), remote or ""])
+    out["X-Forwarded-For"] = forwarded_for.strip(", ")
+    out["X-Forwarded-Proto"] = scheme
+    out["X-Forwarded-Host"] = host
+    return out
+
+
+def response_headers(upstream: MultiMapping[str]) -> CIMultiDict[str]:
+    """The upstream's response headers minus hop-by-hop ones."""
+    drop = _RESPONSE_DROP | connection_tokens(upstream)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in upstream.items():
+        if name.lower() not in drop:
+            out.add(name, value)
+    return out
+
+
+def proxy_token_ok(headers: MultiMapping[str], token: str | None) -> bool:
+    """True when no token is configured or ``Proxy-Authorization: Bearer <token>`` matches
+    (compared in constant time)."""
+    if token is None:
+        return True
+    given = headers.get("Proxy-Authorization", "")
+    scheme, _, value = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        value.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8")
+    )
+
+
+def is_compressed(headers: MultiMapping[str]) -> bool:
+    """True when the body declares a Content-Encoding other than identity."""
+    return headers.get("Content-Encoding", "").strip().lower() not in _IDENTITY
+
+
+def is_multipart(content_type: str) -> bool:
+    """True for a ``multipart/*`` Content-Type (parsed and rebuilt part by part)."""
+    return content_type.lower().lstrip().startswith("multipart/")
+
+
+def removed_header(stripped: list[Stripped]) -> str:
+    """The X-Veil-Removed value: removed categories, comma-separated, or ``none``."""
+    return ",".join(sorted({cat for one in stripped for cat in one.categories})) or "none"
+
+
+async def send_upstream(
+    pool: UpstreamPool,
+    method: str,
+    target: str,
+    headers: CIMultiDict[str],
+    data: bytes | AsyncIterable[bytes] | None,
+    *,
+    content_length: int | None = None,
+) -> UpstreamResponse:
+    """Send the request upstream and return its response head.
+
+    Raises:
+        SidecarError: a streamed body's own refusal (408/413/400); 400 when the request line
+            or a header cannot be forwarded; 504 when the upstream does not answer in time;
+            502 when it cannot be reached or breaks off.
+    """
+    try:
+        return await pool.request(
+            method, target, headers.items(), data, content_length=content_length
+        )
+    except SidecarError:
+        raise  # the streamed body's own refusal (408/413/400), raised through the client
+    except ValueError:
+        # Only from values the parser let through but HTTP/1.1 cannot carry.
+        msg = "request line or headers cannot be forwarded"
+        raise BadRequest(msg) from None
+    except UpstreamTimeoutError:
+        raise timeout_error() from None
+    except UpstreamError as exc:
+        raise unavailable_error(exc) from None
+
+
+async def read_answer(upstream: UpstreamResponse) -> bytes:
+    """The upstream's whole (small) response body.
+
+    Raises:
+        SidecarError: 504 when it does not arrive in time, 502 when the upstream breaks off.
+    """
+    try:
+        return await upstream.read()
+    except UpstreamTimeoutError:
+        raise timeout_error() from None
+    except UpstreamError as exc:
+        raise unavailable_error(exc) from None
+
+
+def timeout_error() -> UpstreamTimeout:
+    """The 504 answered when the upstream does not answer in time."""
+    msg = "upstream did not answer in time"
+    return UpstreamTimeout(msg)
+
+
+def unavailable_error(exc: UpstreamError) -> UpstreamUnavailable:
+    """The 502 answered when the upstream cannot be reached (logs the cause's type only)."""
+    # The cause is named by type only; the request body is never logged or echoed.
+    log.warning("upstream unavailable: %s", type(exc).__name__)
+    msg = "upstream unavailable"
+    return UpstreamUnavailable(msg)
