@@ -94,11 +94,17 @@ def add_parser(subparsers: Any) -> None:
 
 def handler(args: argparse.Namespace) -> int:
     """Validate settings, load the policy and serve until interrupted."""
-    from pipeline.sidecar.server import run
+    from pipeline.sidecar.accesslog import AccessLineHandler
+    from pipeline.sidecar.server import ACCESS_LOGGER, run
     from pipeline.sidecar.settings import SidecarSettings
 
     given = {name: getattr(args, name) for name in _FIELDS if getattr(args, name) is not None}
-    logging.getLogger("pipeline.sidecar.access").setLevel(logging.INFO)
+    # Access lines go to stderr in the log format, whatever the log level, through their
+    # own batching handler (pipeline.sidecar.accesslog); the server flushes it every second.
+    access = logging.getLogger(ACCESS_LOGGER)
+    access.setLevel(logging.INFO)
+    access.addHandler(AccessLineHandler(sys.stderr, ACCESS_LOGGER))
+    access.propagate = False
     try:
         settings = SidecarSettings(**given)
     except ValidationError as exc:

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from pipeline.errors import ConfigError
-from pipeline.sidecar.accesslog import SafeAccessLogger
+from pipeline.sidecar.accesslog import FLUSH_INTERVAL, SafeAccessLogger
 from pipeline.sidecar.app import create_app
 from pipeline.sidecar.engine import Engine
 from pipeline.sidecar.fastpath import FrontServer
@@ -167,6 +167,7 @@ async def serve(
     stop = stop if stop is not None else asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    flusher = loop.create_task(_flush_access_log())
     try:
         if announce is not None:
             _announce(settings, sock, announce)
@@ -179,6 +180,21 @@ async def serve(
             front.close_idle()
             await front.wait_busy(SHUTDOWN_GRACE)
         await runner.cleanup()
+        flusher.cancel()
+        _flush_handlers(logging.getLogger(ACCESS_LOGGER))
+
+
+async def _flush_access_log() -> None:
+    """Flush the access log's handlers every FLUSH_INTERVAL (it batches its lines)."""
+    logger = logging.getLogger(ACCESS_LOGGER)
+    while True:
+        await asyncio.sleep(FLUSH_INTERVAL)
+        _flush_handlers(logger)
+
+
+def _flush_handlers(logger: logging.Logger) -> None:
+    for handler in logger.handlers:
+        handler.flush()
 
 
 def run(settings: SidecarSettings, *, announce: TextIO = sys.stdout) -> int:
@@ -209,6 +225,7 @@ def run(settings: SidecarSettings, *, announce: TextIO = sys.stdout) -> int:
                 _run(serve(settings, sock=sock, announce=None), factory)
             except BaseException:  # any failure ends this worker, with status 1
                 code = 1
+            _flush_handlers(logging.getLogger(ACCESS_LOGGER))  # os._exit skips logging's
             sys.stderr.flush()
             os._exit(code)
         children.append(pid)

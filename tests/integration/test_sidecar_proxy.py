@@ -12,6 +12,7 @@ import json
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -285,9 +286,21 @@ def test_upstream_down_is_502_without_leaking_the_body(workdir: Path) -> None:
     assert "status=502" in log
 
 
+def _stderr_once_it_has(proc: Proc, text: str, timeout: float = 5.0) -> str:
+    """The process's stderr once ``text`` is in it (or after ``timeout``): the access log
+    is written in batches, flushed every second."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = proc.stderr()
+        if text in log or time.monotonic() > deadline:
+            return log
+        time.sleep(0.1)
+
+
 def test_access_log_has_no_pii(sidecar: Proc) -> None:
-    # Runs after the uploads above (same module-scoped sidecar).
-    log = sidecar.stderr()
+    # Runs after the uploads above (same module-scoped sidecar), which is still running:
+    # the lines must arrive through the periodic flush, not the one at exit.
+    log = _stderr_once_it_has(sidecar, "status=413")
     assert "method=PUT path=/photos/1?owner= status=200" in log
     assert PII_QUERY not in log and PII_USER not in log
     assert "127.0.0.1" not in log  # no client addresses

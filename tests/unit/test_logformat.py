@@ -1,4 +1,4 @@
-"""The CLI's log format: the cached timestamp reads exactly as logging's own."""
+"""The log format: the cached timestamp reads exactly as logging's own."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from pipeline.cli.logsetup import FORMAT, SecondCachedFormatter
+from pipeline.logformat import FORMAT, SecondCachedFormatter
 
 
 @pytest.mark.parametrize(
