@@ -77,6 +77,8 @@ log = logging.getLogger(__name__)
 
 MAX_HEAD: Final = 16 * 1024  # a longer head is handed off (aiohttp enforces its own limits)
 HEAD_BUFFER: Final = 64 * 1024  # reads before a head is complete land here
+SPARE_BUFFERS: Final = 8  # body buffers kept for reuse, per worker
+SPARE_BUFFER_BYTES: Final = 1024 * 1024  # the largest body buffer kept
 # Bodies on the fast path are read into buffers of their declared length, allocated when the
 # head arrives; this caps what all connections together may hold that way (more waits for
 # aiohttp's path, which allocates as data arrives), so declared lengths alone cannot
@@ -159,9 +161,34 @@ class FrontServer:
         self.max_body = int(engine.settings.max_body)
         self.request_timeout = engine.settings.request_timeout
         self.reserved = 0  # bytes of body buffers allocated on the fast path
+        self._spare: list[bytearray] = []  # body buffers to reuse (see take_buffer)
 
     def __call__(self) -> FrontProtocol:
         return FrontProtocol(self)
+
+    def take_buffer(self, length: int) -> memoryview:
+        """A writable view of exactly ``length`` bytes for a request body.
+
+        Buffers of up to SPARE_BUFFER_BYTES are kept (at most SPARE_BUFFERS) and reused: a
+        fresh one is zero-filled and cold in the CPU's caches, a reused one is neither. Its
+        old contents are never read: a body is used only once every byte has arrived.
+        """
+        spare = self._spare
+        for i in range(len(spare) - 1, -1, -1):
+            if len(spare[i]) >= length:
+                return memoryview(spare.pop(i))[:length]
+        return memoryview(bytearray(length))
+
+    def give_buffer(self, view: memoryview) -> None:
+        """Release ``view`` (from take_buffer) and keep its buffer for reuse if small."""
+        buffer = view.obj
+        view.release()
+        if (
+            isinstance(buffer, bytearray)
+            and len(buffer) <= SPARE_BUFFER_BYTES
+            and len(self._spare) < SPARE_BUFFERS
+        ):
+            self._spare.append(buffer)
 
     def reserve(self, length: int) -> bool:
         """Account for a body buffer of ``length`` bytes; False if over the budget."""
@@ -286,7 +313,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
             self._arm_at(request.deadline, self._body_timeout)
             # The body goes into its own buffer; what arrived with the head is moved there.
             take = min(self._filled - head_len, request.length)
-            self._body_view = memoryview(bytearray(request.length))
+            self._body_view = self._server.take_buffer(request.length)
             self._body_view[:take] = self._head_view[head_len : head_len + take]
             self._have = take
             self._raw_head = raw_head
@@ -382,7 +409,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
     def _drop_body(self) -> None:
         if self._body_view is not None:
             self._server.release(self._body_view.nbytes)
-            self._body_view.release()
+            self._server.give_buffer(self._body_view)
         self._body_view = None
         self._have = 0
 

@@ -126,7 +126,9 @@ class Connection(asyncio.Protocol):
     """One connection to the upstream: a protocol with a receive buffer and timed waits.
 
     asyncio's streams and ``asyncio.timeout`` cost several times more per request than the
-    whole exchange needs; here a wait is one future and one timer handle.
+    whole exchange needs; here a wait is one future, and the connection keeps one timer whose
+    deadline moves with each wait (it is rescheduled only when it would fire late, and when
+    it fires early it schedules itself for the deadline then due).
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -140,6 +142,10 @@ class Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._gate = WriteGate()
         self._read_paused = False
+        self._timed: asyncio.Future[None] | None = None  # the wait the timer may expire
+        self._deadline = 0.0  # when that wait times out
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # when self._timer fires
 
     # -- protocol callbacks -----------------------------------------------------------------
 
@@ -168,6 +174,9 @@ class Connection(asyncio.Protocol):
         self.error = exc
         self._wake()
         self._gate.lost("upstream connection lost")
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def pause_writing(self) -> None:
         """The send buffer is above its high-water mark."""
@@ -185,17 +194,36 @@ class Connection(asyncio.Protocol):
     # -- waits ------------------------------------------------------------------------------
 
     async def _wait(self, timeout: float, *, drain: bool = False) -> None:
-        # One future and one timer: the timer fails the future, nothing is cancelled.
+        # One future; the timer fails it at the deadline, nothing is cancelled.
         fut = self.loop.create_future()
         if drain:
             self._gate.waiter = fut
         else:
             self._waiter = fut
-        handle = self.loop.call_later(timeout, expire, fut)
+        when = self.loop.time() + timeout
+        self._timed, self._deadline = fut, when
+        timer = self._timer
+        if timer is None or self._timer_at > when:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self.loop.call_at(when, self._timer_fired)
+            self._timer_at = when
         try:
             await fut
         finally:
-            handle.cancel()
+            self._timed = None
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        fut = self._timed
+        if fut is None or fut.done():
+            return
+        if self.loop.time() < self._deadline:  # a later wait moved the deadline
+            self._timer = self.loop.call_at(self._deadline, self._timer_fired)
+            self._timer_at = self._deadline
+            return
+        self._timed = None
+        expire(fut)
 
     async def wait_for_data(self, timeout: float) -> None:
         """Wait until more bytes arrive or the connection ends.

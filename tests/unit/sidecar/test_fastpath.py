@@ -142,6 +142,45 @@ async def test_keep_alive_and_pipelined_requests_are_answered_in_order(start: An
     assert sidecar.paths() == {"fast": 3.0}
 
 
+async def test_reused_body_buffers_carry_only_their_own_request(start: Any) -> None:
+    # Body buffers are reused between requests without being cleared: a smaller upload
+    # after a larger one, and one cut short, must not carry the earlier bytes anywhere.
+    from pipeline.media import strip_media
+
+    sidecar, upstream = await start(request_timeout=0.5)
+    small = _jpeg_with_comment(b"x" * 10)
+    large = _jpeg_with_comment(b"y" * 60_000)
+    data = _upload(large, "/1") + _upload(small, "/2") + _upload(large, "/3")
+    raw = await sidecar.raw(data + _upload(small, "/4")[:-100], wait=5)  # the last is cut
+    assert _statuses(raw) == [200, 200, 200, 408]
+    assert [r.path_qs for r in upstream.received] == ["/1", "/2", "/3"]
+    expected = [strip_media(large).data, strip_media(small).data, strip_media(large).data]
+    assert [r.body for r in upstream.received] == expected
+    assert b"y" * 100 not in raw
+
+
+async def test_body_buffers_are_exact_views_and_only_small_ones_are_kept(start: Any) -> None:
+    from pipeline.sidecar.upstream import UpstreamPool
+
+    sidecar, _ = await start()
+    pool = UpstreamPool("http://127.0.0.1:9", connect_timeout=1, read_timeout=1)
+    server = fastpath.FrontServer(sidecar.engine, pool, asyncio.Protocol, logging.getLogger("t"))
+    first = server.take_buffer(1000)
+    first[:] = b"y" * 1000
+    server.give_buffer(first)
+    again = server.take_buffer(10)  # the same buffer, seen through exactly 10 bytes
+    assert len(again) == 10 and len(again.obj) == 1000  # type: ignore[arg-type]
+    server.give_buffer(again)
+    big = server.take_buffer(fastpath.SPARE_BUFFER_BYTES + 1)
+    server.give_buffer(big)  # too large to keep
+    assert [len(b) for b in server._spare] == [1000]
+
+
+def _jpeg_with_comment(comment: bytes) -> bytes:
+    """The test JPEG with a COM segment after SOI (dropped by the stripper)."""
+    return JPEG[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + JPEG[2:]
+
+
 async def test_head_split_byte_by_byte_still_works(start: Any) -> None:
     sidecar, upstream = await start()
     data = _upload(JPEG, extra="Connection: close\r\n")

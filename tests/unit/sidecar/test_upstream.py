@@ -254,6 +254,27 @@ async def test_upstream_that_never_answers_times_out(serve: Serve) -> None:
     await pool.close()
 
 
+async def test_read_timeout_runs_from_each_wait_on_a_kept_connection(serve: Serve) -> None:
+    # A connection moves one timer's deadline from wait to wait: a deadline left by an
+    # earlier request must neither fire during a later one nor be lost.
+    def script(c: int, n: int, got: Got) -> bytes | None:
+        return OK if n <= 3 else b""  # the fourth request is never answered
+
+    raw = await serve(script)
+    pool = _pool(raw.url, read_timeout=0.4)
+    loop = asyncio.get_running_loop()
+    for _ in range(3):
+        resp = await pool.request("GET", "/", [], None)
+        assert await resp.read() == b"ok"
+        await asyncio.sleep(0.25)  # the first wait's deadline passes meanwhile
+    started = loop.time()
+    with pytest.raises(UpstreamTimeoutError):
+        await pool.request("GET", "/", [], None)
+    assert 0.35 <= loop.time() - started < 2.0
+    assert raw.connections == 1
+    await pool.close()
+
+
 @pytest.mark.parametrize(
     "answer",
     [
