@@ -20,6 +20,9 @@ MAX_BUFFERED: Final = 256 * 1024
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: ([^\r\n]*))?")
 TOKEN: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_VALUE_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+# Every header line at once, each as the line-by-line checks of parse_head accept it (a
+# token, a colon, a value without those control characters), then the empty line.
+_HEADER_BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*\r\n")
 
 
 class UpstreamError(Exception):
@@ -71,18 +74,22 @@ def parse_head(head: bytes) -> tuple[int, int, str, CIMultiDict[str]]:
         msg = "upstream response has an invalid status line"
         raise UpstreamProtocolError(msg)
     headers: CIMultiDict[str] = CIMultiDict()
+    # One regex pass checks every header line of a well-formed head (per-line checks cost
+    # several times more); anything else takes the line-by-line checks, which name the line.
+    checked = _HEADER_BLOCK.fullmatch(head, len(lines[0]) + 2) is not None
     for number, line in enumerate(lines[1:], start=1):
         if not line:
             continue  # the empty lines that end the head
         name, sep, value = line.partition(b":")
-        if not sep or TOKEN.fullmatch(name) is None:
-            # Also catches obs-fold (a line starting with white space) and bare LFs.
-            msg = f"upstream response header line {number} is malformed"
-            raise UpstreamProtocolError(msg)
         value = value.strip(b" \t")
-        if _FORBIDDEN_VALUE_BYTES.search(value) is not None:
-            msg = f"upstream response header line {number} has a control character"
-            raise UpstreamProtocolError(msg)
+        if not checked:
+            if not sep or TOKEN.fullmatch(name) is None:
+                # Also catches obs-fold (a line starting with white space) and bare LFs.
+                msg = f"upstream response header line {number} is malformed"
+                raise UpstreamProtocolError(msg)
+            if _FORBIDDEN_VALUE_BYTES.search(value) is not None:
+                msg = f"upstream response header line {number} has a control character"
+                raise UpstreamProtocolError(msg)
         headers.add(name.decode("ascii"), value.decode("utf-8", "surrogateescape"))
     reason = (match.group(3) or b"").decode("latin-1")
     return int(match.group(1)), int(match.group(2)), reason, headers
