@@ -133,10 +133,30 @@ class Removals:
 
     def result(self, data: bytes, media_type: str) -> StripResult:
         """Freeze into a :class:`StripResult`."""
-        removed = {c: tuple(sorted(self._by_cat[c])) for c in CATEGORIES if c in self._by_cat}
+        by_cat = self._by_cat
+        removed = {c: _sorted_names(by_cat[c]) for c in CATEGORIES if c in by_cat}
         return StripResult(
             data=data,
             media_type=media_type,
             removed=MappingProxyType(removed),
-            kept=tuple(sorted(self._kept)),
+            kept=_sorted_names(self._kept),
         )
+
+
+# Name set -> the same names sorted. Photos from one camera report the same tag names every
+# time; sorting them was a tenth of a strip. Names only (tag and segment names, never
+# values), bounded like the EXIF summaries; sets of over 512 names are sorted uncached.
+_SORTED: dict[frozenset[str], tuple[str, ...]] = {}
+_MAX_SORTED = 512
+
+
+def _sorted_names(names: set[str]) -> tuple[str, ...]:
+    key = frozenset(names)
+    hit = _SORTED.get(key)
+    if hit is None:
+        hit = tuple(sorted(key))
+        if len(key) <= 512:
+            if len(_SORTED) >= _MAX_SORTED:
+                _SORTED.clear()
+            _SORTED[key] = hit
+    return hit

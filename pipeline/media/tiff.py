@@ -496,21 +496,32 @@ def write_ifd(entries: list[OutEntry], start: int, endian: str, next_ifd: int = 
 
     Entries are sorted by tag as TIFF requires; values are word-aligned.
     """
-    entries = sorted(entries, key=lambda e: e.tag)
-    table = bytearray(struct.pack(endian + "H", len(entries)))
+    entries = sorted(entries, key=_tag_of)
+    u16, u32, head = _LAYOUTS[endian]
+    table = bytearray(u16.pack(len(entries)))
     data_area = bytearray()
     data_start = start + 2 + 12 * len(entries) + 4
     for e in entries:
-        table += struct.pack(endian + "HHI", e.tag, e.type, e.count)
+        table += head.pack(e.tag, e.type, e.count)
         if len(e.value) <= 4:
             table += e.value.ljust(4, b"\x00")
         else:
-            table += struct.pack(endian + "I", data_start + len(data_area))
+            table += u32.pack(data_start + len(data_area))
             data_area += e.value
             if len(data_area) % 2:
                 data_area += b"\x00"
-    table += struct.pack(endian + "I", next_ifd)
+    table += u32.pack(next_ifd)
     return bytes(table + data_area)
+
+
+def _tag_of(entry: OutEntry) -> int:
+    return entry.tag
+
+
+# Per byte order: the compiled u16, u32 and entry-head (tag, type, count) layouts.
+_LAYOUTS: dict[str, tuple[struct.Struct, struct.Struct, struct.Struct]] = {
+    e: (struct.Struct(e + "H"), struct.Struct(e + "I"), struct.Struct(e + "HHI")) for e in "<>"
+}
 
 
 def ifd_size(entries: list[OutEntry]) -> int:
@@ -577,10 +588,10 @@ def build_exif(
     gps_off = pos
     for ent in ifd0:
         if ent.tag == TAG_EXIF_IFD:
-            ent.value = struct.pack(e + "I", exif_off)
+            ent.value = _LAYOUTS[e][1].pack(exif_off)
         elif ent.tag == TAG_GPS_IFD:
-            ent.value = struct.pack(e + "I", gps_off)
-    header = (b"II*\x00" if e == "<" else b"MM\x00*") + struct.pack(e + "I", 8)
+            ent.value = _LAYOUTS[e][1].pack(gps_off)
+    header = (b"II*\x00" if e == "<" else b"MM\x00*") + _LAYOUTS[e][1].pack(8)
     out = header + write_ifd(ifd0, 8, e)
     if exif:
         out += write_ifd(exif, exif_off, e)

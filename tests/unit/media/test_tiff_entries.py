@@ -100,3 +100,18 @@ def test_removal_summaries_are_bounded() -> None:
     summary = tiff._removed_summary("ExifIFD", huge, ())
     assert sum(len(names) for _, names in summary) == len(huge)  # all reported...
     assert not tiff._SUMMARIES  # ...but not kept
+
+
+def test_sorted_name_tuples_are_cached_bounded_and_exact() -> None:
+    from pipeline.media import policy
+
+    policy._SORTED.clear()
+    for i in range(policy._MAX_SORTED + 20):
+        names = {f"Tag{i}", "Make", "b", "A"}
+        assert policy._sorted_names(names) == tuple(sorted(names))
+        assert policy._sorted_names(set(names)) == tuple(sorted(names))  # from the cache
+    assert 0 < len(policy._SORTED) <= policy._MAX_SORTED
+    policy._SORTED.clear()
+    many = {f"n{i}" for i in range(600)}
+    assert policy._sorted_names(many) == tuple(sorted(many))
+    assert not policy._SORTED  # too large to keep
