@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TextIO
 from urllib.parse import parse_qsl, quote
 
@@ -86,16 +87,19 @@ def log_request(
     in_bytes: int,
     out_bytes: int,
     seconds: float,
+    *,
+    safe: Callable[[str, str], str] = safe_target,
 ) -> None:
     """Emit one access line (see the module docstring for what it leaves out).
 
+    ``safe`` gives the logged target (:func:`safe_target` or a caller's memo of it).
     Through an :class:`AccessLineHandler` that is the logger's only destination, the line
     is handed to it directly (no LogRecord); otherwise it is an INFO record like any other.
     """
     if not logger.isEnabledFor(logging.INFO):
         return  # no line: skip redacting the target for nothing
     message = (
-        f"method={method} path={safe_target(raw_path, raw_query)} status={status} "
+        f"method={method} path={safe(raw_path, raw_query)} status={status} "
         f"in_bytes={in_bytes} out_bytes={out_bytes} duration_ms={seconds * 1000.0:.1f}"
     )
     handler = direct_handler(logger)

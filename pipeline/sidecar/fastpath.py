@@ -48,7 +48,7 @@ from typing import Final, cast
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from pipeline.sidecar.accesslog import log_request
+from pipeline.sidecar.accesslog import log_request, safe_target
 from pipeline.sidecar.app import ADMIN_PREFIX, PROXY_ENDPOINT, REFUSAL_STATUSES
 from pipeline.sidecar.engine import Engine
 from pipeline.sidecar.exceptions import RequestTimeout, SidecarError
@@ -237,6 +237,8 @@ class FrontProtocol(asyncio.BufferedProtocol):
         self._have = 0  # body bytes received
         self._sniffed = False
         self._request: _Request | None = None
+        self._last_target: tuple[str, str] = ("", "")  # see _safe_target
+        self._last_safe = safe_target("", "")
         self._task: asyncio.Task[None] | None = None
         # One lazily moved timer for the connection's current deadline (see _arm_at).
         self._timer: asyncio.TimerHandle | None = None
@@ -474,7 +476,19 @@ class FrontProtocol(asyncio.BufferedProtocol):
             in_bytes,
             out_bytes,
             seconds,
+            safe=self._safe_target,
         )
+
+    def _safe_target(self, path: str, query: str) -> str:
+        """:func:`safe_target`, remembered for the connection's last target: a kept-alive
+        client usually uploads to the same one again, and running the detectors over it
+        was a few percent of each upload. Only the last target is held, as long as the
+        connection (which held it while serving that request anyway)."""
+        key = (path, query)
+        if self._last_target != key:
+            self._last_safe = safe_target(path, query)
+            self._last_target = key
+        return self._last_safe
 
     async def _proxy(self, request: _Request, body: bytes) -> tuple[int, int, bool]:
         """Strip, forward and relay; returns (status, body bytes answered, keep-alive)."""

@@ -176,6 +176,30 @@ async def test_body_buffers_are_exact_views_and_only_small_ones_are_kept(start: 
     assert [len(b) for b in server._spare] == [1000]
 
 
+async def test_access_lines_follow_each_target_on_a_kept_connection(
+    start: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The connection remembers its last redacted target: a different one must be redacted
+    # anew, the same one again gives the same line.
+    sidecar, _ = await start()
+    targets = ["/u/jo%40example.com?k=v", "/plain", "/plain", "/u/jo%40example.com?k=v"]
+    data = b"".join(_upload(JPEG, target) for target in targets)
+    with caplog.at_level(logging.INFO, logger="pipeline.sidecar.access"):
+        raw = await sidecar.raw(data + _upload(JPEG, "/end", "Connection: close\r\n"))
+    assert _statuses(raw) == [200] * 5
+    paths = [
+        r.getMessage().split(" ")[1] for r in caplog.records if r.name == "pipeline.sidecar.access"
+    ]
+    assert paths == [
+        "path=/u/<EMAIL_ADDRESS>?k=",
+        "path=/plain",
+        "path=/plain",
+        "path=/u/<EMAIL_ADDRESS>?k=",
+        "path=/end",
+    ]
+    assert "example.com" not in caplog.text
+
+
 def _jpeg_with_comment(comment: bytes) -> bytes:
     """The test JPEG with a COM segment after SOI (dropped by the stripper)."""
     return JPEG[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + JPEG[2:]
