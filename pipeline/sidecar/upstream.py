@@ -169,6 +169,10 @@ class UpstreamResponse:
         # Content-Length framing: self._left counts down to the end.
         if not self._left:
             return None
+        return await self._next_of_left(conn)
+
+    async def _next_of_left(self, conn: Connection) -> bytes:
+        # Up to self._left bytes (at least one), counted off; the body must not end first.
         data = await self._some(conn, min(self._left, READ_CHUNK))
         if not data:
             msg = "upstream closed the connection before the end of its response body"
@@ -189,12 +193,7 @@ class UpstreamResponse:
                 await self._trailers(conn)
                 return None
             self._left, self._in_chunk = size, True
-        data = await self._some(conn, min(self._left, READ_CHUNK))
-        if not data:
-            msg = "upstream closed the connection before the end of its response body"
-            raise UpstreamClosedError(msg)
-        self._left -= len(data)
-        return data
+        return await self._next_of_left(conn)
 
     async def _trailers(self, conn: Connection) -> None:
         # Trailer fields are dropped (the proxy does not forward trailers); read to the end.
