@@ -1,6 +1,6 @@
 """Benchmark: JPEG uploads through ``veil sidecar --upstream`` vs straight to the upstream.
 
-Run: ``.venv/bin/python -m benchmarks.sidecar [--rounds 5] [--requests 200] [--concurrency 8]
+Run: ``.venv/bin/python -m benchmarks.sidecar [--rounds 5] [--requests 1000] [--concurrency 8]
 [--workers 1] [--event-loop auto|uvloop|asyncio]``
 
 For each size (100 KB and 3 MB JPEGs carrying a corpus EXIF block with GPS, maker notes and
@@ -12,7 +12,9 @@ a thumbnail; generated from a fixed seed into a temporary directory, never commi
 for "direct" (client -> upstream) and "proxy" (client -> sidecar -> same upstream), rounds
 interleaved (in alternating order) so that drift hits both alike. The same client, session,
 payload and concurrency serve both modes. After a warm-up, each figure is the median over
-the rounds, printed with the spread over the rounds. The CPU time each process (client,
+the rounds, printed with the spread over the rounds; the throughput share is the median of
+the per-round ratios (a round's two modes run back to back, so drift cancels in the pair),
+printed with the ratio of the medians. The CPU time each process (client,
 upstream, sidecar) spends per request in each mode is printed too: on a machine whose cores
 are all busy, the throughput share is about ``direct CPU / (direct CPU + sidecar CPU)``.
 
@@ -217,7 +219,13 @@ def cpu_seconds(pid: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=200, help="per round and mode")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=1000,
+        help="per round and mode at 100 KB (3 MB: a fifth); rounds of 200 lasted 50 ms, "
+        "short enough for one stall of this VM to swing a round",
+    )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="sidecar worker processes")
     parser.add_argument(
@@ -272,13 +280,15 @@ def main() -> int:
                         f" req/s {_spread([x.rps for x in rounds])})"
                     )
                 added = proxy.p50_ms - direct.p50_ms
-                share = proxy.rps / direct.rps
+                # The share is the median of the per-round ratios: each round's proxy and direct
+                # runs are adjacent in time, so the machine's drift cancels within a pair.
                 shares = [p.rps / d.rps for p, d in zip(runs["proxy"], runs["direct"], strict=True)]
+                share = statistics.median(shares)
                 stripping = strip_ms(data)
                 print(
                     f"{label:>6}   bytes={len(data)}  added p50 = {added:.2f} ms"
-                    f"  throughput = {share:.0%} of direct (ratio {share:.2f};"
-                    f" per round {_spread(shares)})"
+                    f"  throughput = {share:.0%} of direct (median of the per-round ratios"
+                    f" {_spread(shares)}; ratio of the medians {proxy.rps / direct.rps:.2f})"
                 )
                 cost = {mode: c.per_request_ms() for mode, c in cpu.items()}
                 print(

@@ -643,4 +643,16 @@ def rewrite_exif(data: bytes, policy: MediaPolicy, removals: Removals, label: st
     report_removed(dirs, kept, removals)
     if not (out0 or out_exif or gps):
         return None
+    if len(out0) == 1 and out0[0].tag == TAG_ORIENTATION and not out_exif and not gps:
+        # Orientation alone, the usual outcome: one of 2 x 8 blobs, built once each.
+        key = (r.endian, out0[0].value)
+        blob = _ORIENTATION_ONLY.get(key)
+        if blob is None:
+            blob = _ORIENTATION_ONLY[key] = build_exif(out0, [], [], r.endian)
+        return blob
     return build_exif(out0, out_exif, gps, r.endian)
+
+
+# (byte order, Orientation value bytes) -> the EXIF blob holding only that Orientation. The
+# value was checked to be 1-8 (a SHORT), so this holds at most 16 entries.
+_ORIENTATION_ONLY: dict[tuple[str, bytes], bytes] = {}

@@ -115,3 +115,32 @@ def test_sorted_name_tuples_are_cached_bounded_and_exact() -> None:
     many = {f"n{i}" for i in range(600)}
     assert policy._sorted_names(many) == tuple(sorted(many))
     assert not policy._SORTED  # too large to keep
+
+
+@pytest.mark.parametrize("endian", ["<", ">"])
+def test_orientation_only_blobs_are_what_build_exif_writes(endian: str) -> None:
+    from pipeline.media.policy import MediaPolicy
+
+    tiff._ORIENTATION_ONLY.clear()
+    for value in (1, 6, 8, 6):  # the last one from the cache
+        data = _blob(
+            endian, [(tiff.TAG_ORIENTATION, SHORT, 1, value << (16 if endian == ">" else 0))]
+        )
+        out = tiff.rewrite_exif(data, MediaPolicy(), Removals(), "t")
+        raw = struct.pack(endian + "H", value)
+        expected = tiff.build_exif(
+            [tiff.OutEntry(tiff.TAG_ORIENTATION, SHORT, 1, raw)], [], [], endian
+        )
+        assert out == expected
+        reread = tiff.read_exif(out, "t") if out else None
+        assert reread is not None and reread.reader.ints(
+            reread.ifd0.entries[tiff.TAG_ORIENTATION]
+        ) == (value,)
+    assert len(tiff._ORIENTATION_ONLY) == 3
+    # With dates kept, a date alone in IFD0 is never cached (its value is not one of eight).
+    dated = _blob(
+        endian,
+        [(0x0132, ASCII, 4, int.from_bytes(b"202\x00", "little" if endian == "<" else "big"))],
+    )
+    tiff.rewrite_exif(dated, MediaPolicy(keep_dates=True), Removals(), "t")
+    assert len(tiff._ORIENTATION_ONLY) == 3
