@@ -46,13 +46,14 @@ from http import HTTPStatus
 from typing import Final, cast
 
 import httptools
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 
 from pipeline.sidecar.accesslog import log_request, safe_target
 from pipeline.sidecar.app import ADMIN_PREFIX, PROXY_ENDPOINT, REFUSAL_STATUSES
 from pipeline.sidecar.engine import Engine
 from pipeline.sidecar.exceptions import RequestTimeout, SidecarError
 from pipeline.sidecar.forwarding import (
+    HOP_BY_HOP,
     REMOVED_HEADER,
     SMALL_RESPONSE,
     forward_headers_from,
@@ -61,7 +62,7 @@ from pipeline.sidecar.forwarding import (
     proxy_token_ok,
     read_answer,
     removed_header,
-    response_headers,
+    response_drop,
     send_upstream,
 )
 from pipeline.sidecar.http1 import WriteGate
@@ -95,6 +96,8 @@ _HANDED_HEADERS: Final = frozenset(
     {"transfer-encoding", "upgrade", "te", "trailer", "http2-settings"}
 )
 _NO_BODY_STATUS: Final = frozenset({204, 304})
+# Upstream response headers never relayed as they are (the length is recomputed).
+_RELAY_SKIP: Final = HOP_BY_HOP | frozenset({"content-length"})
 _ADMIN: Final = ADMIN_PREFIX.encode("ascii")
 
 
@@ -517,21 +520,29 @@ class FrontProtocol(asyncio.BufferedProtocol):
             upstream.release()
 
     async def _relay(self, upstream: UpstreamResponse, keep_alive: bool) -> tuple[int, int, bool]:
-        headers = response_headers(upstream.headers)
+        # The upstream's headers are written as they come, less those not relayed (no copy).
+        skip = _RELAY_SKIP if "Connection" not in upstream.headers else None
+        if skip is None:
+            skip = response_drop(upstream.headers, "content-length")
         length = upstream.content_length
         status = upstream.status
         no_body = status in _NO_BODY_STATUS or 100 <= status < 200
         if no_body or (length is not None and length <= SMALL_RESPONSE):
             data = b"" if no_body else await read_answer(upstream)
-            headers.popall("Content-Length", None)
             head = _head(
-                status, upstream.reason, headers, keep_alive, None if no_body else len(data)
+                status,
+                upstream.reason,
+                upstream.headers,
+                keep_alive,
+                None if no_body else len(data),
+                skip=skip,
             )
             self._write(head, data)
             return status, len(data), keep_alive
         # Larger or unframed answers stream through: the same length, or chunked.
-        headers.popall("Content-Length", None)
-        self._write(_head(status, upstream.reason, headers, keep_alive, length), b"")
+        self._write(
+            _head(status, upstream.reason, upstream.headers, keep_alive, length, skip=skip), b""
+        )
         sent = 0
         try:
             async for chunk in upstream.iter_chunks():
@@ -697,11 +708,14 @@ def _date() -> str:
 def _head(
     status: int,
     reason: str,
-    headers: CIMultiDict[str],
+    headers: MultiMapping[str],
     keep_alive: bool,
     length: int | None,
+    *,
+    skip: frozenset[str] = frozenset(),
 ) -> bytes:
-    """A response head; ``length`` None means chunked (or no body for 1xx/204/304)."""
+    """A response head; ``length`` None means chunked (or no body for 1xx/204/304).
+    Headers whose lower-case name is in ``skip`` are left out."""
     if not reason:
         try:
             reason = HTTPStatus(status).phrase
@@ -709,8 +723,10 @@ def _head(
             reason = "Unknown"
     lines = [f"HTTP/1.1 {status} {reason}\r\n"]
     for name, value in headers.items():
+        if skip and name.lower() in skip:
+            continue
         lines.append(f"{name}: {value}\r\n")
-    if "Date" not in headers:
+    if "Date" not in headers or "date" in skip:
         lines.append(f"Date: {_date()}\r\n")
     if status not in _NO_BODY_STATUS and not 100 <= status < 200:
         if length is None:

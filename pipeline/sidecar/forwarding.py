@@ -85,12 +85,21 @@ def forward_headers_from(
 
 def response_headers(upstream: MultiMapping[str]) -> CIMultiDict[str]:
     """The upstream's response headers minus hop-by-hop ones."""
-    drop = _RESPONSE_DROP | connection_tokens(upstream)
+    drop = response_drop(upstream)
     out: CIMultiDict[str] = CIMultiDict()
     for name, value in upstream.items():
         if name.lower() not in drop:
             out.add(name, value)
     return out
+
+
+def response_drop(upstream: MultiMapping[str], *extra: str) -> frozenset[str]:
+    """Lower-case names of the upstream's response headers that are not relayed: hop-by-hop
+    ones, those its Connection header names, and ``extra``."""
+    tokens = connection_tokens(upstream)
+    if not tokens and not extra:
+        return _RESPONSE_DROP
+    return _RESPONSE_DROP | tokens | frozenset(extra)
 
 
 def proxy_token_ok(headers: MultiMapping[str], token: str | None) -> bool:

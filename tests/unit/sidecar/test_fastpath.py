@@ -450,3 +450,30 @@ async def test_other_expectations_go_to_aiohttp(start: Any) -> None:
     assert _statuses(raw)[:1] == [417]
     assert sidecar.paths() == {"aiohttp": 1.0}
     assert upstream.received == []
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [("Content-Length", "5"), ("Date", "Mon"), ("Set-Cookie", "a"), ("Set-Cookie", "b")],
+        [("Connection", "keep-alive, X-Private"), ("X-Private", "s"), ("Keep-Alive", "t=5"),
+         ("Transfer-Encoding", "chunked"), ("X-Up", "1")],
+        [("Connection", "Date"), ("Date", "Mon"), ("X-Up", "1")],  # Date named: ours instead
+    ],
+)  # fmt: skip
+def test_relayed_head_leaves_out_what_is_not_relayed(pairs: list[tuple[str, str]]) -> None:
+    from multidict import CIMultiDict
+
+    from pipeline.sidecar.forwarding import response_drop, response_headers
+
+    upstream = CIMultiDict(pairs)
+    skip = response_drop(upstream, "content-length")
+    got = fastpath._head(200, "OK", upstream, True, 2, skip=skip)
+    # The same head as from a filtered copy of the headers (what aiohttp's handler relays).
+    copy = response_headers(upstream)
+    copy.popall("Content-Length", None)
+    expected = fastpath._head(200, "OK", copy, True, 2)
+    date = re.compile(rb"Date: [^\r]*\r\n")
+    assert date.sub(b"", got) == date.sub(b"", expected)
+    assert got.count(b"Date: ") == 1 and got.count(b"Content-Length: ") == 1
+    assert b"X-Private" not in got and b"Keep-Alive" not in got and b"chunked" not in got
