@@ -11,6 +11,7 @@ after EOI (MPF previews, vendor trailers, appended videos) -- is dropped.
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 from pipeline.errors import CorruptMedia
 from pipeline.media.iptc import report_photoshop
@@ -19,23 +20,23 @@ from pipeline.media.policy import MediaPolicy, Removals
 from pipeline.media.tiff import MAX_PIXELS, rewrite_exif
 from pipeline.media.xmp import report_xmp
 
-SOI, EOI, SOS, APP0, APP1, APP2, APP13, APP14, COM = (
-    0xD8,
-    0xD9,
-    0xDA,
-    0xE0,
-    0xE1,
-    0xE2,
-    0xED,
-    0xEE,
-    0xFE,
-)
-_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+# Marker codes. Final: mypyc compiles Final module constants to C constants, where other
+# module globals are looked up in the module's dict at every use.
+SOI: Final = 0xD8
+EOI: Final = 0xD9
+SOS: Final = 0xDA
+APP0: Final = 0xE0
+APP1: Final = 0xE1
+APP2: Final = 0xE2
+APP13: Final = 0xED
+APP14: Final = 0xEE
+COM: Final = 0xFE
+_SOF: Final = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 # Segments the decoder needs; copied as they are.
-_STRUCTURE = _SOF | {0xC4, 0xCC, 0xDB, 0xDD, 0xDC}  # DHT, DAC, DQT, DRI, DNL
-_XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
-_XMP_EXT_ID = b"http://ns.adobe.com/xmp/extension/\x00"
-MAX_SEGMENTS = 100_000  # far above any real file; bounds the loop on hostile input
+_STRUCTURE: Final = _SOF | {0xC4, 0xCC, 0xDB, 0xDD, 0xDC}  # DHT, DAC, DQT, DRI, DNL
+_XMP_ID: Final = b"http://ns.adobe.com/xap/1.0/\x00"
+_XMP_EXT_ID: Final = b"http://ns.adobe.com/xmp/extension/\x00"
+MAX_SEGMENTS: Final = 100_000  # far above any real file; bounds the loop on hostile input
 
 
 def strip_jpeg(data: bytes, policy: MediaPolicy, removals: Removals, label: str) -> bytes:

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 # The closed set of categories a removed tag is reported under (contract with the audit).
-CATEGORIES: tuple[str, ...] = (
+CATEGORIES: Final[tuple[str, ...]] = (
     "location",
     "serial",
     "owner",
@@ -24,7 +24,7 @@ CATEGORIES: tuple[str, ...] = (
     "dates",
     "other",
 )
-_CATEGORY_SET = frozenset(CATEGORIES)
+_CATEGORY_SET: Final = frozenset(CATEGORIES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +146,8 @@ class Removals:
 # Name set -> the same names sorted. Photos from one camera report the same tag names every
 # time; sorting them was a tenth of a strip. Names only (tag and segment names, never
 # values), bounded like the EXIF summaries; sets of over 512 names are sorted uncached.
-_SORTED: dict[frozenset[str], tuple[str, ...]] = {}
-_MAX_SORTED = 512
+_SORTED: Final[dict[frozenset[str], tuple[str, ...]]] = {}
+_MAX_SORTED: Final = 512
 
 
 def _sorted_names(names: set[str]) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from pipeline.errors import CorruptMedia
 from pipeline.media.policy import MediaPolicy, Removals
 
 # Value sizes of the TIFF field types (TIFF 6.0 + BigTIFF types we only need to size).
-TYPE_SIZES: dict[int, int] = {
+TYPE_SIZES: Final[dict[int, int]] = {
     1: 1,
     2: 1,
     3: 2,
@@ -39,19 +39,28 @@ TYPE_SIZES: dict[int, int] = {
     17: 8,
     18: 8,
 }
-BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED = 1, 2, 3, 4, 5, 7
+# Final: mypyc compiles Final module constants to C constants (other module globals are
+# looked up in the module's dict at every use).
+BYTE: Final = 1
+ASCII: Final = 2
+SHORT: Final = 3
+LONG: Final = 4
+RATIONAL: Final = 5
+UNDEFINED: Final = 7
 
-MAX_IFDS = 32  # IFD0, IFD1, Exif, GPS, Interop... real files have < 10
-MAX_ENTRIES = 2048  # per IFD; real IFDs have < 300
-MAX_PIXELS = 178_956_970  # Pillow's decompression-bomb error threshold; refuse above it
+MAX_IFDS: Final = 32  # IFD0, IFD1, Exif, GPS, Interop... real files have < 10
+MAX_ENTRIES: Final = 2048  # per IFD; real IFDs have < 300
+MAX_PIXELS: Final = 178_956_970  # Pillow's decompression-bomb error threshold; refuse above it
 
-TAG_EXIF_IFD, TAG_GPS_IFD, TAG_INTEROP_IFD = 0x8769, 0x8825, 0xA005
-TAG_ORIENTATION = 0x0112
-DATE_TAGS_IFD0 = (0x0132,)  # DateTime
-DATE_TAGS_EXIF = (0x9003, 0x9004, 0x9010, 0x9011, 0x9012, 0x9290, 0x9291, 0x9292)
+TAG_EXIF_IFD: Final = 0x8769
+TAG_GPS_IFD: Final = 0x8825
+TAG_INTEROP_IFD: Final = 0xA005
+TAG_ORIENTATION: Final = 0x0112
+DATE_TAGS_IFD0: Final = (0x0132,)  # DateTime
+DATE_TAGS_EXIF: Final = (0x9003, 0x9004, 0x9010, 0x9011, 0x9012, 0x9290, 0x9291, 0x9292)
 
 # Category of well-known tags; everything else in a removed IFD is "other".
-_CATEGORY: dict[int, str] = {
+_CATEGORY: Final[dict[int, str]] = {
     0x013B: "owner",
     0x8298: "owner",
     0xA430: "owner",
@@ -94,7 +103,7 @@ _CATEGORY: dict[int, str] = {
     34737: "location",
     TAG_GPS_IFD: "location",
 }
-_EXTRA_NAMES: dict[int, str] = {
+_EXTRA_NAMES: Final[dict[int, str]] = {
     33550: "ModelPixelScaleTag",
     33922: "ModelTiepointTag",
     34264: "ModelTransformationTag",
@@ -398,11 +407,11 @@ def report_removed(dirs: ExifDirs, kept: set[tuple[str, int]], removals: Removal
 # key is tag numbers only, never values (the report names those tags anyway); the same few
 # layouts recur in every photo from a camera model. Bounded in entries and in key size, so
 # hostile files with random or huge tag tables cannot grow it: those are summarised uncached.
-_SUMMARIES: dict[
-    tuple[str, tuple[int, ...], tuple[int, ...]], tuple[tuple[str, frozenset[str]], ...]
+_SUMMARIES: Final[
+    dict[tuple[str, tuple[int, ...], tuple[int, ...]], tuple[tuple[str, frozenset[str]], ...]]
 ] = {}
-_MAX_SUMMARIES = 512
-_MAX_SUMMARY_TAGS = 256
+_MAX_SUMMARIES: Final = 512
+_MAX_SUMMARY_TAGS: Final = 256
 
 
 def _removed_summary(
@@ -431,11 +440,14 @@ def _removed_summary(
     return summary
 
 
-_TABLES: dict[tuple[str, int], struct.Struct] = {}
-_LE_U16, _BE_U16 = struct.Struct("<H"), struct.Struct(">H")
-_LE_U32, _BE_U32 = struct.Struct("<I"), struct.Struct(">I")
+_TABLES: Final[dict[tuple[str, int], struct.Struct]] = {}
+_LE_U16: Final = struct.Struct("<H")
+_BE_U16: Final = struct.Struct(">H")
+_LE_U32: Final = struct.Struct("<I")
+_BE_U32: Final = struct.Struct(">I")
 # An entry's type, count and value field (after its 2-byte tag).
-_LE_VALUES, _BE_VALUES = struct.Struct("<HII"), struct.Struct(">HII")
+_LE_VALUES: Final = struct.Struct("<HII")
+_BE_VALUES: Final = struct.Struct(">HII")
 
 
 def _tag_table(endian: str, count: int) -> struct.Struct:
@@ -519,7 +531,7 @@ def _tag_of(entry: OutEntry) -> int:
 
 
 # Per byte order: the compiled u16, u32 and entry-head (tag, type, count) layouts.
-_LAYOUTS: dict[str, tuple[struct.Struct, struct.Struct, struct.Struct]] = {
+_LAYOUTS: Final[dict[str, tuple[struct.Struct, struct.Struct, struct.Struct]]] = {
     e: (struct.Struct(e + "H"), struct.Struct(e + "I"), struct.Struct(e + "HHI")) for e in "<>"
 }
 
@@ -655,4 +667,4 @@ def rewrite_exif(data: bytes, policy: MediaPolicy, removals: Removals, label: st
 
 # (byte order, Orientation value bytes) -> the EXIF blob holding only that Orientation. The
 # value was checked to be 1-8 (a SHORT), so this holds at most 16 entries.
-_ORIENTATION_ONLY: dict[tuple[str, bytes], bytes] = {}
+_ORIENTATION_ONLY: Final[dict[tuple[str, bytes], bytes]] = {}

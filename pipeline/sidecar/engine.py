@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 # Bodies above this size are stripped on a worker thread so the event loop keeps serving
 # other requests; below it the thread hand-off costs more than the strip.
-INLINE_STRIP_BYTES = 256 * 1024
-MEDIA_KIND = "media_upload"
-_MEDIA_POLICY_CACHE = 1024
+INLINE_STRIP_BYTES: Final = 256 * 1024
+MEDIA_KIND: Final = "media_upload"
+_MEDIA_POLICY_CACHE: Final = 1024
 
 
 def media_policy_for(policy: Policy, purpose: str, consent: Consent) -> MediaPolicy:

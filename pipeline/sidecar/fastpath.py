@@ -690,7 +690,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
             self._transport.close()
 
 
-_DATE: list[tuple[int, str]] = [(0, "")]
+_DATE: Final[list[tuple[int, str]]] = [(0, "")]
 
 
 def _date() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import AsyncIterable
+from typing import Final
 
 from multidict import CIMultiDict, MultiMapping
 
@@ -30,10 +31,10 @@ from pipeline.sidecar.upstream import (
 log = logging.getLogger("pipeline.sidecar.proxy")  # the proxy's log, as before the split
 
 # Upstream answers up to this size are relayed in one piece, larger ones streamed.
-SMALL_RESPONSE = 256 * 1024
+SMALL_RESPONSE: Final = 256 * 1024
 
 # RFC 9110 7.6.1: meaningful for one connection only, never forwarded.
-HOP_BY_HOP = frozenset(
+HOP_BY_HOP: Final = frozenset(
     {
         "connection",
         "keep-alive",
@@ -49,10 +50,10 @@ HOP_BY_HOP = frozenset(
 )
 # Set by the proxy itself (length recomputed, Host from the upstream URL, Expect answered
 # here, X-Veil-Removed must not be forgeable by the client).
-_REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "expect", "x-veil-removed"}
-_RESPONSE_DROP = HOP_BY_HOP
-_IDENTITY = frozenset({"", "identity"})
-REMOVED_HEADER = "X-Veil-Removed"
+_REQUEST_DROP: Final = HOP_BY_HOP | {"host", "content-length", "expect", "x-veil-removed"}
+_RESPONSE_DROP: Final = HOP_BY_HOP
+_IDENTITY: Final = frozenset({"", "identity"})
+REMOVED_HEADER: Final = "X-Veil-Removed"
 
 
 def connection_tokens(headers: MultiMapping[str]) -> set[str]:

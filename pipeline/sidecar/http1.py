@@ -17,12 +17,14 @@ from multidict import CIMultiDict
 MAX_HEAD_BYTES: Final = 64 * 1024
 # Received but unread bytes above which the connection stops reading (flow control).
 MAX_BUFFERED: Final = 256 * 1024
-_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: ([^\r\n]*))?")
+_STATUS_LINE: Final = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: ([^\r\n]*))?")
 TOKEN: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FORBIDDEN_VALUE_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_FORBIDDEN_VALUE_BYTES: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 # Every header line at once, each as the line-by-line checks of parse_head accept it (a
 # token, a colon, a value without those control characters), then the empty line.
-_HEADER_BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*\r\n")
+_HEADER_BLOCK: Final = re.compile(
+    rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*\r\n"
+)
 
 
 class UpstreamError(Exception):

@@ -12,14 +12,15 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import PurePosixPath
+from typing import Final
 
 # Enough bytes for every signature below (ISO-BMFF needs the brand at 8..12; an XMP packet
 # may start after a byte-order mark and some white space).
-SNIFF_BYTES = 64
+SNIFF_BYTES: Final = 64
 
 # Declared types that claim media. A claim that the bytes do not back is refused.
-_MEDIA_TYPE_PREFIXES = ("image/", "video/")
-_MEDIA_EXTENSIONS = frozenset(
+_MEDIA_TYPE_PREFIXES: Final = ("image/", "video/")
+_MEDIA_EXTENSIONS: Final = frozenset(
     {
         ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".tif", ".tiff",
         ".heic", ".heif", ".avif", ".mp4", ".m4v", ".mov", ".qt", ".3gp", ".3g2",
@@ -27,11 +28,11 @@ _MEDIA_EXTENSIONS = frozenset(
         ".wmv", ".svg", ".xmp",
     }
 )  # fmt: skip
-_IMAGE_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1",
+_IMAGE_BRANDS: Final = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1",
                            b"msf1", b"avif", b"avis", b"jxl "})  # fmt: skip
-_MAX_PLAUSIBLE_FIRST_ATOM = 0x20000000
-_XMP_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xpacket|<x:xmpmeta|<x:xapmeta)")
-_QUICKTIME_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
+_MAX_PLAUSIBLE_FIRST_ATOM: Final = 0x20000000
+_XMP_START: Final = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xpacket|<x:xmpmeta|<x:xapmeta)")
+_QUICKTIME_ATOMS: Final = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
 
 
 class MediaKind(StrEnum):

@@ -66,9 +66,9 @@ IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE
 # Content-Length when the method defines a meaning for content).
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 # Forbidden in header names and values we send (RFC 9110 5.5, RFC 9112 4): CTLs but HTAB.
-_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_FORBIDDEN_TARGET = re.compile(r"[\x00-\x20\x7f]")
-_HEX = frozenset(b"0123456789abcdefABCDEF")
+_FORBIDDEN: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_FORBIDDEN_TARGET: Final = re.compile(r"[\x00-\x20\x7f]")
+_HEX: Final = frozenset(b"0123456789abcdefABCDEF")
 
 
 class UpstreamResponse:
