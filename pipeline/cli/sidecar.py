@@ -103,6 +103,8 @@ def handler(args: argparse.Namespace) -> int:
     # own batching handler (pipeline.sidecar.accesslog); the server flushes it every second.
     access = logging.getLogger(ACCESS_LOGGER)
     access.setLevel(logging.INFO)
+    for earlier in [h for h in access.handlers if isinstance(h, AccessLineHandler)]:
+        access.removeHandler(earlier)  # a second run in one process (tests) replaces it
     access.addHandler(AccessLineHandler(sys.stderr, ACCESS_LOGGER))
     access.propagate = False
     try:

@@ -43,3 +43,23 @@ def _repo() -> str:
     from tests.conftest import REPO
 
     return str(REPO)
+
+
+def test_sidecar_access_handler_is_installed_once_per_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import logging
+
+    from pipeline.cli import main as cli_main
+    from pipeline.sidecar import server
+    from pipeline.sidecar.accesslog import AccessLineHandler
+
+    monkeypatch.setattr(cli_main, "configure", lambda level: None)  # leave logging alone
+    monkeypatch.setattr(server, "run", lambda settings: 0)
+    access = logging.getLogger(server.ACCESS_LOGGER)
+    monkeypatch.setattr(access, "handlers", [])
+    monkeypatch.setattr(access, "propagate", True)
+    for _ in range(2):  # e.g. two runs in one test process
+        assert cli_main.main(["sidecar", "--listen", "127.0.0.1:0"]) == 0
+    handlers = [h for h in access.handlers if isinstance(h, AccessLineHandler)]
+    assert len(handlers) == 1 and access.handlers == handlers and not access.propagate
