@@ -48,6 +48,7 @@ def _repo() -> str:
 def test_sidecar_access_handler_is_installed_once_per_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import io
     import logging
 
     from pipeline.cli import main as cli_main
@@ -55,6 +56,8 @@ def test_sidecar_access_handler_is_installed_once_per_process(
     from pipeline.sidecar.accesslog import AccessLineHandler
 
     monkeypatch.setattr(cli_main, "configure", lambda level: None)  # leave logging alone
+    # The handler keeps the stream: one that stays open for logging's flush at exit.
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
     monkeypatch.setattr(server, "run", lambda settings: 0)
     access = logging.getLogger(server.ACCESS_LOGGER)
     monkeypatch.setattr(access, "handlers", [])
