@@ -262,9 +262,10 @@ class TiffReader:
         self.data = data
         self.label = label
         # Compiled once per reader instead of a format string built per value read.
-        self._u16 = _LE_U16 if self.endian == "<" else _BE_U16
-        self._u32 = _LE_U32 if self.endian == "<" else _BE_U32
-        self._values = _LE_VALUES if self.endian == "<" else _BE_VALUES
+        layouts = _LAYOUTS[self.endian]
+        self._u16 = layouts.u16
+        self._u32 = layouts.u32
+        self._values = layouts.values
         self.first_ifd = self.u32(4)
         self._visited: set[int] = set()
 
@@ -441,13 +442,19 @@ def _removed_summary(
 
 
 _TABLES: Final[dict[tuple[str, int], struct.Struct]] = {}
-_LE_U16: Final = struct.Struct("<H")
-_BE_U16: Final = struct.Struct(">H")
-_LE_U32: Final = struct.Struct("<I")
-_BE_U32: Final = struct.Struct(">I")
-# An entry's type, count and value field (after its 2-byte tag).
-_LE_VALUES: Final = struct.Struct("<HII")
-_BE_VALUES: Final = struct.Struct(">HII")
+
+
+class _Layouts:
+    """The compiled struct layouts of one byte order (built once, not per value)."""
+
+    def __init__(self, endian: str) -> None:
+        self.u16: Final = struct.Struct(endian + "H")
+        self.u32: Final = struct.Struct(endian + "I")
+        self.values: Final = struct.Struct(endian + "HII")  # an entry's type, count, value
+        self.entry_head: Final = struct.Struct(endian + "HHI")  # tag, type, count (writing)
+
+
+_LAYOUTS: Final = {e: _Layouts(e) for e in "<>"}
 
 
 def _tag_table(endian: str, count: int) -> struct.Struct:
@@ -509,7 +516,8 @@ def write_ifd(entries: list[OutEntry], start: int, endian: str, next_ifd: int = 
     Entries are sorted by tag as TIFF requires; values are word-aligned.
     """
     entries = sorted(entries, key=_tag_of)
-    u16, u32, head = _LAYOUTS[endian]
+    layouts = _LAYOUTS[endian]
+    u16, u32, head = layouts.u16, layouts.u32, layouts.entry_head
     table = bytearray(u16.pack(len(entries)))
     data_area = bytearray()
     data_start = start + 2 + 12 * len(entries) + 4
@@ -528,12 +536,6 @@ def write_ifd(entries: list[OutEntry], start: int, endian: str, next_ifd: int = 
 
 def _tag_of(entry: OutEntry) -> int:
     return entry.tag
-
-
-# Per byte order: the compiled u16, u32 and entry-head (tag, type, count) layouts.
-_LAYOUTS: Final[dict[str, tuple[struct.Struct, struct.Struct, struct.Struct]]] = {
-    e: (struct.Struct(e + "H"), struct.Struct(e + "I"), struct.Struct(e + "HHI")) for e in "<>"
-}
 
 
 def ifd_size(entries: list[OutEntry]) -> int:
@@ -600,10 +602,10 @@ def build_exif(
     gps_off = pos
     for ent in ifd0:
         if ent.tag == TAG_EXIF_IFD:
-            ent.value = _LAYOUTS[e][1].pack(exif_off)
+            ent.value = _LAYOUTS[e].u32.pack(exif_off)
         elif ent.tag == TAG_GPS_IFD:
-            ent.value = _LAYOUTS[e][1].pack(gps_off)
-    header = (b"II*\x00" if e == "<" else b"MM\x00*") + _LAYOUTS[e][1].pack(8)
+            ent.value = _LAYOUTS[e].u32.pack(gps_off)
+    header = (b"II*\x00" if e == "<" else b"MM\x00*") + _LAYOUTS[e].u32.pack(8)
     out = header + write_ifd(ifd0, 8, e)
     if exif:
         out += write_ifd(exif, exif_off, e)

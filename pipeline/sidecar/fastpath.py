@@ -65,7 +65,7 @@ from pipeline.sidecar.forwarding import (
     response_drop,
     send_upstream,
 )
-from pipeline.sidecar.http1 import WriteGate
+from pipeline.sidecar.http1 import MovingTimer, WriteGate
 from pipeline.sidecar.proxy import consent_of
 from pipeline.sidecar.sniff import SNIFF_BYTES, MediaKind, sniff
 from pipeline.sidecar.upstream import (
@@ -169,13 +169,17 @@ class FrontServer:
     def __call__(self) -> FrontProtocol:
         return FrontProtocol(self)
 
-    def take_buffer(self, length: int) -> memoryview:
-        """A writable view of exactly ``length`` bytes for a request body.
+    def take_buffer(self, length: int) -> memoryview | None:
+        """A writable view of exactly ``length`` bytes for a request body, counted against
+        FAST_BODY_BUDGET; None when that would be exceeded (the request is handed off).
 
         Buffers of up to SPARE_BUFFER_BYTES are kept (at most SPARE_BUFFERS) and reused: a
         fresh one is zero-filled and cold in the CPU's caches, a reused one is neither. Its
         old contents are never read: a body is used only once every byte has arrived.
         """
+        if self.reserved + length > FAST_BODY_BUDGET:
+            return None
+        self.reserved += length
         spare = self._spare
         for i in range(len(spare) - 1, -1, -1):
             if len(spare[i]) >= length:
@@ -183,7 +187,9 @@ class FrontServer:
         return memoryview(bytearray(length))
 
     def give_buffer(self, view: memoryview) -> None:
-        """Release ``view`` (from take_buffer) and keep its buffer for reuse if small."""
+        """Give back ``view`` (from take_buffer): its bytes to the budget, its buffer to the
+        spares if small."""
+        self.reserved -= view.nbytes
         buffer = view.obj
         view.release()
         if (
@@ -192,17 +198,6 @@ class FrontServer:
             and len(self._spare) < SPARE_BUFFERS
         ):
             self._spare.append(buffer)
-
-    def reserve(self, length: int) -> bool:
-        """Account for a body buffer of ``length`` bytes; False if over the budget."""
-        if self.reserved + length > FAST_BODY_BUDGET:
-            return False
-        self.reserved += length
-        return True
-
-    def release(self, length: int) -> None:
-        """Give back a body buffer's bytes."""
-        self.reserved -= length
 
     def close_idle(self) -> None:
         """Close every connection that is not serving a request (shutdown)."""
@@ -240,14 +235,10 @@ class FrontProtocol(asyncio.BufferedProtocol):
         self._have = 0  # body bytes received
         self._sniffed = False
         self._request: _Request | None = None
-        self._last_target: tuple[str, str] = ("", "")  # see _safe_target
-        self._last_safe = safe_target("", "")
+        self._last_target: tuple[str, str] | None = None  # see _safe_target
+        self._last_safe = ""
         self._task: asyncio.Task[None] | None = None
-        # One lazily moved timer for the connection's current deadline (see _arm_at).
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0  # when self._timer fires
-        self._deadline = 0.0  # when the armed timeout is due
-        self._on_timeout: Callable[[], None] | None = None  # None: nothing armed
+        self._timer = MovingTimer(self._loop)  # the connection's timeouts, one at a time
         self._gate = WriteGate()
         self._closed = False
         self._eof = False
@@ -265,7 +256,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
         self._closed = True
         self._drop_body()
         self._server.connections.discard(self)
-        self._cancel_timer()
+        self._timer.cancel()
         self._gate.lost("client connection lost")
 
     def pause_writing(self) -> None:
@@ -311,15 +302,16 @@ class FrontProtocol(asyncio.BufferedProtocol):
             head_len = end + 4
             raw_head = bytes(self._head_view[:head_len])
             request = self._parse_head(raw_head)
-            if request is None or not self._server.reserve(request.length):
+            view = None if request is None else self._server.take_buffer(request.length)
+            if request is None or view is None:
                 self._hand_off()
                 return
             self._request = request
-            self._arm_at(request.deadline, self._body_timeout)
+            self._timer.arm_at(request.deadline, self._body_timeout)
             # The body goes into its own buffer; what arrived with the head is moved there.
             take = min(self._filled - head_len, request.length)
-            self._body_view = self._server.take_buffer(request.length)
-            self._body_view[:take] = self._head_view[head_len : head_len + take]
+            self._body_view = view
+            view[:take] = self._head_view[head_len : head_len + take]
             self._have = take
             self._raw_head = raw_head
             self._surplus = bytes(self._head_view[head_len + take : self._filled])
@@ -349,7 +341,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
         self._head_view[: len(surplus)] = surplus
         self._filled = len(surplus)
         self._request = None
-        self._disarm()
+        self._timer.disarm()
         self.busy = True
         assert self._transport is not None  # noqa: S101  # set in connection_made
         self._transport.pause_reading()  # a pipelined next request waits in the buffer
@@ -413,7 +405,6 @@ class FrontProtocol(asyncio.BufferedProtocol):
 
     def _drop_body(self) -> None:
         if self._body_view is not None:
-            self._server.release(self._body_view.nbytes)
             self._server.give_buffer(self._body_view)
         self._body_view = None
         self._have = 0
@@ -429,7 +420,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
         transport = self._transport
         if transport is None or self._closed:
             return
-        self._cancel_timer()  # aiohttp keeps its own; this one would hold self alive
+        self._timer.cancel()  # aiohttp keeps its own; this one would hold self alive
         self._server.connections.discard(self)
         self._server.engine.metrics.front_path("aiohttp")
         data = self._received()
@@ -521,9 +512,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
 
     async def _relay(self, upstream: UpstreamResponse, keep_alive: bool) -> tuple[int, int, bool]:
         # The upstream's headers are written as they come, less those not relayed (no copy).
-        skip = _RELAY_SKIP if "Connection" not in upstream.headers else None
-        if skip is None:
-            skip = response_drop(upstream.headers, "content-length")
+        skip = response_drop(upstream.headers, _RELAY_SKIP)
         length = upstream.content_length
         status = upstream.status
         no_body = status in _NO_BODY_STATUS or 100 <= status < 200
@@ -606,46 +595,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
     # -- timers and closing ---------------------------------------------------------------
 
     def _arm(self, delay: float, callback: Callable[[], None]) -> None:
-        self._arm_at(self._loop.time() + delay, callback)
-
-    def _arm_at(self, when: float, callback: Callable[[], None]) -> None:
-        """Call ``callback`` at ``when`` unless disarmed or re-armed before.
-
-        Each request arms and disarms three timeouts (keep-alive, head, body). Scheduling
-        and cancelling a loop timer for each was about 3 % of the sidecar's CPU per upload,
-        so the connection keeps one timer and moves only the deadline: the timer is
-        rescheduled only when the new deadline is earlier than it, and when it fires early
-        it schedules itself again for the deadline now due.
-        """
-        self._deadline = when
-        self._on_timeout = callback
-        if self._timer is not None:
-            if self._timer_at <= when:
-                return
-            self._timer.cancel()
-        self._timer = self._loop.call_at(when, self._timer_fired)
-        self._timer_at = when
-
-    def _disarm(self) -> None:
-        self._on_timeout = None  # the timer may still fire: it then finds nothing armed
-
-    def _cancel_timer(self) -> None:
-        self._on_timeout = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _timer_fired(self) -> None:
-        self._timer = None
-        callback = self._on_timeout
-        if callback is None:
-            return
-        if self._loop.time() < self._deadline:  # moved since it was scheduled
-            self._timer = self._loop.call_at(self._deadline, self._timer_fired)
-            self._timer_at = self._deadline
-            return
-        self._on_timeout = None
-        callback()
+        self._timer.arm_at(self._loop.time() + delay, callback)
 
     def _idle_timeout(self) -> None:
         if not self.busy and not self._filled:

@@ -94,13 +94,13 @@ def response_headers(upstream: MultiMapping[str]) -> CIMultiDict[str]:
     return out
 
 
-def response_drop(upstream: MultiMapping[str], *extra: str) -> frozenset[str]:
-    """Lower-case names of the upstream's response headers that are not relayed: hop-by-hop
-    ones, those its Connection header names, and ``extra``."""
+def response_drop(
+    upstream: MultiMapping[str], base: frozenset[str] = _RESPONSE_DROP
+) -> frozenset[str]:
+    """Lower-case names of the upstream's response headers that are not relayed: ``base``
+    (the hop-by-hop ones unless given) and those its Connection header names."""
     tokens = connection_tokens(upstream)
-    if not tokens and not extra:
-        return _RESPONSE_DROP
-    return _RESPONSE_DROP | tokens | frozenset(extra)
+    return base | tokens if tokens else base
 
 
 def proxy_token_ok(headers: MultiMapping[str], token: str | None) -> bool:

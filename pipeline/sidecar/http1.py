@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Final, cast
 
 from multidict import CIMultiDict
@@ -131,13 +132,67 @@ class WriteGate:
                 waiter.set_exception(exc)
 
 
+class MovingTimer:
+    """One loop timer for a sequence of timeouts whose deadlines keep moving.
+
+    A connection arms and disarms a timeout for every wait (keep-alive, head, body, an
+    upstream read); scheduling and cancelling a loop timer for each cost a few percent of the
+    sidecar's CPU per upload. This keeps one timer and moves only the deadline: the timer is
+    rescheduled only when the new deadline is earlier than it, and when it fires before the
+    deadline now due it schedules itself again for that. Shared by the upstream connection
+    and the sidecar's front (``fastpath``).
+    """
+
+    __slots__ = ("_callback", "_deadline", "_loop", "_timer", "_timer_at")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # when self._timer fires
+        self._deadline = 0.0  # when the armed timeout is due
+        self._callback: Callable[[], None] | None = None  # None: nothing armed
+
+    def arm_at(self, when: float, callback: Callable[[], None]) -> None:
+        """Call ``callback`` at loop time ``when`` unless disarmed or re-armed before."""
+        self._deadline = when
+        self._callback = callback
+        if self._timer is not None:
+            if self._timer_at <= when:
+                return
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._fired)
+        self._timer_at = when
+
+    def disarm(self) -> None:
+        """Nothing armed (the timer may still fire: it then finds nothing to call)."""
+        self._callback = None
+
+    def cancel(self) -> None:
+        """Disarm and drop the loop timer too (the connection is gone or handed over)."""
+        self._callback = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fired(self) -> None:
+        self._timer = None
+        callback = self._callback
+        if callback is None:
+            return
+        if self._loop.time() < self._deadline:  # moved since it was scheduled
+            self._timer = self._loop.call_at(self._deadline, self._fired)
+            self._timer_at = self._deadline
+            return
+        self._callback = None
+        callback()
+
+
 class Connection(asyncio.Protocol):
     """One connection to the upstream: a protocol with a receive buffer and timed waits.
 
     asyncio's streams and ``asyncio.timeout`` cost several times more per request than the
-    whole exchange needs; here a wait is one future, and the connection keeps one timer whose
-    deadline moves with each wait (it is rescheduled only when it would fire late, and when
-    it fires early it schedules itself for the deadline then due).
+    whole exchange needs; here a wait is one future, and the connection's one
+    :class:`MovingTimer` times every wait.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -152,9 +207,7 @@ class Connection(asyncio.Protocol):
         self._gate = WriteGate()
         self._read_paused = False
         self._timed: asyncio.Future[None] | None = None  # the wait the timer may expire
-        self._deadline = 0.0  # when that wait times out
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0  # when self._timer fires
+        self._timer = MovingTimer(loop)
 
     # -- protocol callbacks -----------------------------------------------------------------
 
@@ -183,9 +236,7 @@ class Connection(asyncio.Protocol):
         self.error = exc
         self._wake()
         self._gate.lost("upstream connection lost")
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
 
     def pause_writing(self) -> None:
         """The send buffer is above its high-water mark."""
@@ -209,30 +260,18 @@ class Connection(asyncio.Protocol):
             self._gate.waiter = fut
         else:
             self._waiter = fut
-        when = self.loop.time() + timeout
-        self._timed, self._deadline = fut, when
-        timer = self._timer
-        if timer is None or self._timer_at > when:
-            if timer is not None:
-                timer.cancel()
-            self._timer = self.loop.call_at(when, self._timer_fired)
-            self._timer_at = when
+        self._timed = fut
+        self._timer.arm_at(self.loop.time() + timeout, self._expire_wait)
         try:
             await fut
         finally:
             self._timed = None
+            self._timer.disarm()
 
-    def _timer_fired(self) -> None:
-        self._timer = None
-        fut = self._timed
-        if fut is None or fut.done():
-            return
-        if self.loop.time() < self._deadline:  # a later wait moved the deadline
-            self._timer = self.loop.call_at(self._deadline, self._timer_fired)
-            self._timer_at = self._deadline
-            return
-        self._timed = None
-        expire(fut)
+    def _expire_wait(self) -> None:
+        fut, self._timed = self._timed, None
+        if fut is not None:
+            expire(fut)
 
     async def wait_for_data(self, timeout: float) -> None:
         """Wait until more bytes arrive or the connection ends.

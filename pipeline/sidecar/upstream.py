@@ -130,8 +130,7 @@ class UpstreamResponse:
             self.release()
             return data
         pieces = []
-        chunks = self.iter_chunks()
-        async for piece in chunks:
+        async for piece in self.iter_chunks():
             pieces.append(piece)
         return b"".join(pieces)
 
