@@ -8,18 +8,18 @@
  * byte) sorted by (id, start, -end), without spans nested in an earlier, longer span of the
  * same pattern. The library is the system's libhs (Debian libhyperscan5), linked dynamically.
  *
- * Matcher.first serves pipeline.media.markers (where a JPEG's image data ends): the end of
- * the first match, without a Python callback or an exception per call.
+ * jpeg_marker (plain C, no Hyperscan) serves pipeline.media.markers: where a JPEG's
+ * entropy-coded data ends.
  *
- * Thread safety: a scan of a short input holds the GIL throughout (it takes microseconds), so
- * the one scratch space per Matcher is never used by two scans at once. A long first() scan
- * (a multi-megabyte photo, stripped in a worker thread) releases the GIL and uses its own
- * clone of the scratch space.
+ * Thread safety: a Matcher scan holds the GIL throughout (it takes microseconds), so the one
+ * scratch space per Matcher is never used by two scans at once. A long jpeg_marker search
+ * releases the GIL; it touches no shared state.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <hs/hs.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     unsigned int id;
@@ -187,26 +187,32 @@ static PyObject *Matcher_scan(Matcher *self, PyObject *data) {
     return out;
 }
 
-static int on_first(unsigned int id, unsigned long long from, unsigned long long to,
-                    unsigned int flags, void *ctx) {
-    (void)id;
-    (void)from;
-    (void)flags;
-    *(unsigned long long *)ctx = to;
-    return 1; /* stop the scan: only the first match matters */
+/* jpeg_marker releases the GIL for inputs at least this long (a multi-megabyte photo,
+ * stripped in a worker thread). */
+#define MARKER_NOGIL_BYTES (256 * 1024)
+
+/* The first JPEG marker in buf[0:len): 0xFF followed by neither 0x00 (stuffing), RSTn
+ * (0xD0-0xD7) nor 0xFF (fill). memchr (SIMD in glibc) finds each 0xFF, about one per 256
+ * bytes of entropy-coded data; the byte after it decides. Same answer as the regex
+ * rb"\xff[\x01-\xcf\xd8-\xfe]" searched from the start (a property test checks). */
+static Py_ssize_t first_jpeg_marker(const unsigned char *buf, Py_ssize_t len) {
+    const unsigned char *p = buf;
+    const unsigned char *end = buf + len;
+    while (p + 1 < end) {
+        const unsigned char *ff = memchr(p, 0xFF, (size_t)(end - 1 - p));
+        if (ff == NULL) return -1;
+        unsigned char next = ff[1];
+        if (next != 0x00 && next != 0xFF && (next < 0xD0 || next > 0xD7)) return ff - buf;
+        p = ff + 1;
+    }
+    return -1;
 }
 
-/* Inputs at least this long are scanned without the GIL (on a cloned scratch space). */
-#define FIRST_NOGIL_BYTES (256 * 1024)
-
-/* first(data: bytes-like, start: int) -> int */
-static PyObject *Matcher_first(Matcher *self, PyObject *const *args, Py_ssize_t nargs) {
+/* jpeg_marker(data: bytes-like, start: int) -> int */
+static PyObject *jpeg_marker(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
     if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "first(data, start) takes 2 arguments");
-        return NULL;
-    }
-    if (self->db == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Matcher not initialised");
+        PyErr_SetString(PyExc_TypeError, "jpeg_marker(data, start) takes 2 arguments");
         return NULL;
     }
     Py_ssize_t start = PyLong_AsSsize_t(args[1]);
@@ -215,41 +221,22 @@ static PyObject *Matcher_first(Matcher *self, PyObject *const *args, Py_ssize_t 
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
     if (start < 0) start = 0;
     if (start > view.len) start = view.len;
-    unsigned long long len = (unsigned long long)(view.len - start);
-    if (len > 0xFFFFFFFFull) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "data too large for one Hyperscan block (4 GiB)");
-        return NULL;
-    }
-    const char *at = (const char *)view.buf + start;
-    unsigned long long found = ~0ull;
-    hs_error_t rc;
-    if (len >= FIRST_NOGIL_BYTES) {
-        hs_scratch_t *scratch = NULL;
-        if (hs_clone_scratch(self->scratch, &scratch) != HS_SUCCESS) {
-            PyBuffer_Release(&view);
-            return PyErr_NoMemory();
-        }
+    const unsigned char *at = (const unsigned char *)view.buf + start;
+    Py_ssize_t len = view.len - start;
+    Py_ssize_t found;
+    if (len >= MARKER_NOGIL_BYTES) {
+        /* The buffer stays valid: the view holds it. No shared state is touched. */
         Py_BEGIN_ALLOW_THREADS
-        rc = hs_scan(self->db, at, (unsigned int)len, 0, scratch, on_first, &found);
+        found = first_jpeg_marker(at, len);
         Py_END_ALLOW_THREADS
-        hs_free_scratch(scratch);
     } else {
-        rc = hs_scan(self->db, at, (unsigned int)len, 0, self->scratch, on_first, &found);
+        found = first_jpeg_marker(at, len);
     }
     PyBuffer_Release(&view);
-    if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
-        PyErr_Format(PyExc_RuntimeError, "hyperscan scan failed (error %d)", (int)rc);
-        return NULL;
-    }
-    if (found == ~0ull) return PyLong_FromLong(-1);
-    return PyLong_FromSsize_t(start + (Py_ssize_t)found);
+    return PyLong_FromSsize_t(found < 0 ? -1 : start + found);
 }
 
 static PyMethodDef Matcher_methods[] = {
-    {"first", (PyCFunction)(void (*)(void))Matcher_first, METH_FASTCALL,
-     "first(data: bytes-like, start: int) -> int: the end offset in data of the first match "
-     "in data[start:] (the earliest end; any pattern), or -1."},
     {"scan", (PyCFunction)Matcher_scan, METH_O,
      "scan(data: bytes) -> list of (id, start, end): sorted by (id, start, -end), spans "
      "nested in a longer span of the same id dropped."},
@@ -275,6 +262,9 @@ static PyObject *version(PyObject *mod, PyObject *unused) {
 
 static PyMethodDef module_methods[] = {
     {"version", version, METH_NOARGS, "The linked Hyperscan library's version string."},
+    {"jpeg_marker", (PyCFunction)(void (*)(void))jpeg_marker, METH_FASTCALL,
+     "jpeg_marker(data: bytes-like, start: int) -> int: the offset of the first JPEG marker "
+     "(0xFF then a byte other than 0x00, 0xD0-0xD7, 0xFF) in data at or after start, or -1."},
     {NULL, NULL, 0, NULL},
 };
 
