@@ -61,6 +61,7 @@ MEDIA_COMPILED: tuple[str, ...] = (
     "pipeline/media/markers.py",
     "pipeline/media/tiff.py",
     "pipeline/media/jpeg.py",
+    "pipeline/media/core.py",
 )
 # The proxy's upload fast path and what it calls per upload, compiled as their own group in
 # pipeline/sidecar (checked when pipeline.sidecar is imported). Not compilable: modules that
@@ -69,6 +70,8 @@ MEDIA_COMPILED: tuple[str, ...] = (
 SIDECAR_COMPILED: tuple[str, ...] = (
     "pipeline/sidecar/metrics.py",
     "pipeline/sidecar/sniff.py",
+    "pipeline/sidecar/consent.py",
+    "pipeline/sidecar/accessline.py",
     "pipeline/sidecar/engine.py",
     "pipeline/sidecar/http1.py",
     "pipeline/sidecar/upstream.py",

@@ -10,7 +10,6 @@ text decoded first, and each finding is logged as ``<ENTITY_TYPE>`` in the raw t
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TextIO
 from urllib.parse import parse_qsl, quote
@@ -21,12 +20,27 @@ from aiohttp.web import BaseRequest, StreamResponse
 from detectors.scanner import redact, scan
 from detectors.validators import percent_decode
 from pipeline.logformat import SecondCachedFormatter
+from pipeline.sidecar.accessline import (
+    BATCH_CHARS,
+    AccessLines,
+    direct_lines,
+    log_line,
+    register_direct_type,
+)
 from pipeline.sidecar.keys import IN_BYTES_KEY
 
+__all__ = [
+    "BATCH_CHARS",
+    "FLUSH_INTERVAL",
+    "AccessLineHandler",
+    "SafeAccessLogger",
+    "direct_handler",
+    "log_request",
+    "redact_raw",
+    "safe_target",
+]
+
 MAX_LOGGED_PATH = 200
-# Lines are written in batches of at most this many characters: PIPE_BUF on Linux, below
-# which a write to a pipe is atomic, so workers sharing stderr never mix within a line.
-BATCH_CHARS = 4096
 FLUSH_INTERVAL = 1.0  # seconds: the longest a line waits before the sidecar flushes it
 
 
@@ -96,17 +110,7 @@ def log_request(
     Through an :class:`AccessLineHandler` that is the logger's only destination, the line
     is handed to it directly (no LogRecord); otherwise it is an INFO record like any other.
     """
-    if not logger.isEnabledFor(logging.INFO):
-        return  # no line: skip redacting the target for nothing
-    message = (
-        f"method={method} path={safe(raw_path, raw_query)} status={status} "
-        f"in_bytes={in_bytes} out_bytes={out_bytes} duration_ms={seconds * 1000.0:.1f}"
-    )
-    handler = direct_handler(logger)
-    if handler is not None:
-        handler.write_message(message)
-    else:
-        logger.info("%s", message)
+    log_line(logger, method, raw_path, raw_query, status, in_bytes, out_bytes, seconds, safe)
 
 
 def direct_handler(
@@ -114,15 +118,10 @@ def direct_handler(
 ) -> AccessLineHandler | None:
     """The :class:`AccessLineHandler` that would receive every INFO record of ``logger``
     and nothing else would, or None (other handlers, filters or propagation to check)."""
-    if not isinstance(logger, logging.Logger) or logger.propagate or logger.filters:
+    if direct_lines(logger) is None or not isinstance(logger, logging.Logger):
         return None
-    handlers = logger.handlers
-    if len(handlers) != 1:
-        return None
-    handler = handlers[0]
-    if type(handler) is not AccessLineHandler or handler.filters or handler.level > logging.INFO:
-        return None
-    return handler
+    handler = logger.handlers[0]
+    return handler if isinstance(handler, AccessLineHandler) else None
 
 
 class AccessLineHandler(logging.Handler):
@@ -137,62 +136,41 @@ class AccessLineHandler(logging.Handler):
 
     Records are formatted with :class:`~pipeline.logformat.SecondCachedFormatter`;
     :meth:`write_message` takes a finished INFO message of ``logger_name`` without a record
-    and gives the same line.
+    and gives the same line. The queue and the writing are
+    :class:`~pipeline.sidecar.accessline.AccessLines` (compiled), as ``access_lines``.
     """
 
     def __init__(self, stream: TextIO, logger_name: str) -> None:
         super().__init__()
         self.stream = stream
         self.logger_name = logger_name
-        self._formatter = SecondCachedFormatter()
-        self.setFormatter(self._formatter)
-        self._lines: list[str] = []
-        self._size = 0
+        self.setFormatter(SecondCachedFormatter())
+        self.access_lines = AccessLines(stream, logger_name, self.lock, self._write_failed)
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Queue ``record``'s line (flushed when a batch is full)."""
+        """Queue ``record``'s line (flushed when a batch is full); called under the lock."""
         try:
-            self._add(self.format(record) + "\n")
+            self.access_lines.add(self.format(record) + "\n")
         except Exception:  # logging's contract: report, never raise
             self.handleError(record)
 
     def write_message(self, message: str) -> None:
         """Queue an INFO line of ``logger_name`` carrying ``message``, timestamped now."""
-        line = f"{self._formatter.timestamp(time.time())} INFO {self.logger_name}: {message}\n"
-        self.acquire()
-        try:
-            self._add(line)
-        finally:
-            self.release()
-
-    def _add(self, line: str) -> None:
-        self._lines.append(line)
-        self._size += len(line)
-        if self._size >= BATCH_CHARS:
-            self._write()
+        self.access_lines.write_message(message)
 
     def flush(self) -> None:
         """Write every queued line now."""
         self.acquire()
         try:
-            self._write()
+            self.access_lines.write()
+        except (OSError, ValueError):
+            self._write_failed()
         finally:
             self.release()
 
-    def _write(self) -> None:
-        lines, self._lines, self._size = self._lines, [], 0
-        batch: list[str] = []
-        size = 0
-        try:
-            for line in lines:
-                if batch and size + len(line) > BATCH_CHARS:
-                    self.stream.write("".join(batch))
-                    batch, size = [], 0
-                batch.append(line)
-                size += len(line)
-            if batch:
-                self.stream.write("".join(batch))
-            self.stream.flush()
-        except (OSError, ValueError):
-            # A closed or broken stream (stderr gone): the lines cannot be written anywhere.
-            self.handleError(logging.makeLogRecord({"msg": "access log write failed"}))
+    def _write_failed(self) -> None:
+        # A closed or broken stream (stderr gone): the lines cannot be written anywhere.
+        self.handleError(logging.makeLogRecord({"msg": "access log write failed"}))
+
+
+register_direct_type(AccessLineHandler)

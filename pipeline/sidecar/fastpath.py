@@ -48,7 +48,8 @@ from typing import Final, cast
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 
-from pipeline.sidecar.accesslog import log_request, safe_target
+from pipeline.sidecar.accessline import log_line
+from pipeline.sidecar.accesslog import safe_target
 from pipeline.sidecar.app import ADMIN_PREFIX, PROXY_ENDPOINT, REFUSAL_STATUSES
 from pipeline.sidecar.engine import Engine
 from pipeline.sidecar.exceptions import RequestTimeout, SidecarError
@@ -56,6 +57,7 @@ from pipeline.sidecar.forwarding import (
     HOP_BY_HOP,
     REMOVED_HEADER,
     SMALL_RESPONSE,
+    consent_of,
     forward_headers_from,
     is_compressed,
     is_multipart,
@@ -66,7 +68,6 @@ from pipeline.sidecar.forwarding import (
     send_upstream,
 )
 from pipeline.sidecar.http1 import MovingTimer, WriteGate
-from pipeline.sidecar.proxy import consent_of
 from pipeline.sidecar.sniff import SNIFF_BYTES, MediaKind, sniff
 from pipeline.sidecar.upstream import (
     UpstreamError,
@@ -461,7 +462,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
         """The request's metrics and access line, as aiohttp's middleware and logger write."""
         self._server.engine.metrics.request_done(PROXY_ENDPOINT, status, seconds)
         path, _, query = request.target.partition("?")
-        log_request(
+        log_line(
             self._server.access_log,
             request.method,
             path,
@@ -470,7 +471,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
             in_bytes,
             out_bytes,
             seconds,
-            safe=self._safe_target,
+            self._safe_target,
         )
 
     def _safe_target(self, path: str, query: str) -> str:

@@ -14,7 +14,9 @@ from typing import Final
 
 from multidict import CIMultiDict, MultiMapping
 
-from pipeline.sidecar.engine import Stripped
+from pipeline.consent import Consent
+from pipeline.sidecar.consent import resolve
+from pipeline.sidecar.engine import Engine, Stripped
 from pipeline.sidecar.exceptions import (
     BadRequest,
     SidecarError,
@@ -188,3 +190,10 @@ def unavailable_error(exc: UpstreamError) -> UpstreamUnavailable:
     log.warning("upstream unavailable: %s", type(exc).__name__)
     msg = "upstream unavailable"
     return UpstreamUnavailable(msg)
+
+
+def consent_of(engine: Engine, headers: MultiMapping[str]) -> Consent:
+    """The request's consent: its header and, when configured, the snapshot."""
+    return resolve(
+        headers.get("X-Veil-Consent"), headers.get(engine.settings.user_header), engine.snapshot
+    )

@@ -23,9 +23,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from multidict import CIMultiDict, MultiMapping
 
-from pipeline.consent import Consent
 from pipeline.sidecar.body import BodyReader
-from pipeline.sidecar.consent import resolve
 from pipeline.sidecar.engine import Engine, Stripped
 from pipeline.sidecar.exceptions import (
     SidecarError,
@@ -34,6 +32,7 @@ from pipeline.sidecar.exceptions import (
 from pipeline.sidecar.forwarding import (
     REMOVED_HEADER,
     SMALL_RESPONSE,
+    consent_of,
     forward_headers_from,
     is_compressed,
     is_multipart,
@@ -125,13 +124,6 @@ async def _strip_multipart(
         else:
             out.append(part)
     return build(out, boundary), done
-
-
-def consent_of(engine: Engine, headers: MultiMapping[str]) -> Consent:
-    """The request's consent: its header and, when configured, the snapshot."""
-    return resolve(
-        headers.get("X-Veil-Consent"), headers.get(engine.settings.user_header), engine.snapshot
-    )
 
 
 def check_encoding(headers: MultiMapping[str], body_exists: bool) -> None:

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from pipeline.sidecar import accesslog
+from pipeline.sidecar import accessline, accesslog
 from pipeline.sidecar.accesslog import (
     MAX_LOGGED_PATH,
     AccessLineHandler,
@@ -75,7 +75,7 @@ def _access_logger(stream: _Stream, name: str = "test.access") -> logging.Logger
 def test_direct_lines_read_as_formatted_records(monkeypatch: pytest.MonkeyPatch) -> None:
     stream = _Stream()
     logger = _access_logger(stream)
-    monkeypatch.setattr(accesslog.time, "time", lambda: 1_764_547_205.4567)
+    monkeypatch.setattr(accessline.time, "time", lambda: 1_764_547_205.4567)
     log_request(logger, "POST", "/u/jo%40example.com", "a=1", 200, 10, 2, 0.00125)
     logger.handlers[0].flush()
     (direct,) = stream.getvalue().splitlines()
