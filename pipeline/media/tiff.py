@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import struct
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Final
 
 from exifread.tags.exif import EXIF_TAGS, GPS_TAGS, INTEROP_TAGS
@@ -500,14 +499,22 @@ def removed_as(kind: str, tag: int) -> tuple[str, str]:
     return category_of(tag, kind), tag_name(tag, kind)
 
 
-@dataclass(slots=True)
 class OutEntry:
-    """An entry to write: the value bytes are already in the output byte order."""
+    """An entry to write: the value bytes are already in the output byte order.
 
-    tag: int
-    type: int
-    count: int
-    value: bytes
+    A plain class: mypyc compiles its constructor, where a dataclass's stays interpreted.
+    """
+
+    def __init__(self, tag: int, type: int, count: int, value: bytes) -> None:
+        self.tag = tag
+        self.type = type
+        self.count = count
+        self.value = value  # replaced by build_exif for the sub-IFD pointers
+
+    def __repr__(self) -> str:
+        return (
+            f"OutEntry(tag={self.tag}, type={self.type}, count={self.count}, value={self.value!r})"
+        )
 
 
 def write_ifd(entries: list[OutEntry], start: int, endian: str, next_ifd: int = 0) -> bytes:

@@ -29,6 +29,7 @@ import asyncio
 import re
 import ssl
 import time
+from collections import deque
 from collections.abc import AsyncIterable, Iterable
 from typing import Final
 from urllib.parse import urlsplit
@@ -50,6 +51,7 @@ from pipeline.sidecar.http1 import (
 
 __all__ = [
     "BodyChunks",
+    "Slots",
     "UpstreamClosedError",
     "UpstreamConnectError",
     "UpstreamError",
@@ -291,6 +293,65 @@ def _translate(exc: BaseException) -> BaseException:
     return exc
 
 
+class Slots:
+    """A counting semaphore for the pool's connection limit: at most ``limit`` holders at
+    once, waiters served first come, first served.
+
+    What :class:`asyncio.Semaphore` does, compiled: its ``acquire`` is an interpreted
+    coroutine with a generator expression per call, about 2 % of the sidecar's CPU per
+    proxied upload. A slot is taken without a coroutine when one is free
+    (:meth:`try_take`); :meth:`take` waits otherwise. A released slot goes straight to the
+    first waiter, so a newcomer cannot overtake it.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            msg = "the connection limit must be at least 1"
+            raise ValueError(msg)
+        self._free = limit
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def free(self) -> int:
+        """Slots neither held nor promised to a waiter."""
+        return self._free
+
+    def try_take(self) -> bool:
+        """Take a slot if one is free and nobody waits for one; True if taken."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        """Take a slot, waiting for one if none is free. Cancelled while waiting, it takes
+        none (a slot already handed over is passed on)."""
+        if self.try_take():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot, then cancelled before using it
+            else:
+                try:
+                    self._waiters.remove(waiter)
+                except ValueError:
+                    pass
+            raise
+
+    def release(self) -> None:
+        """Give a slot back: to the first live waiter, else to the free count."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
 class UpstreamPool:
     """Keep-alive connections to one upstream origin, and requests over them.
 
@@ -333,7 +394,7 @@ class UpstreamPool:
         self.read_timeout = read_timeout
         self.idle_timeout = idle_timeout
         self.max_idle = max_idle
-        self._slots = asyncio.Semaphore(limit)
+        self._slots = Slots(limit)
         self._idle: list[Connection] = []
         self._closed = False
 
@@ -459,7 +520,8 @@ class UpstreamPool:
             framing = "Transfer-Encoding: chunked\r\n\r\n"
         head = self._head(method, target, headers, framing)
         retry = method in IDEMPOTENT and not isinstance(body, AsyncIterable)
-        await self._slots.acquire()
+        if not self._slots.try_take():
+            await self._slots.take()
         while True:
             conn = self._take_idle()
             try:

@@ -18,6 +18,7 @@ import pytest
 
 from pipeline.sidecar.http1 import parse_head
 from pipeline.sidecar.upstream import (
+    Slots,
     UpstreamClosedError,
     UpstreamConnectError,
     UpstreamPool,
@@ -406,3 +407,48 @@ def test_parse_head_keeps_repeated_headers_and_reason() -> None:
     )
     assert (minor, status, reason) == (0, 404, "Not  Found")
     assert headers.getall("Set-Cookie") == ["a=1", "b=2"] and headers["X-E"] == ""
+
+
+async def test_limit_caps_open_connections_and_every_request_completes(serve: Serve) -> None:
+    raw = await serve(lambda c, n, got: OK)
+    pool = UpstreamPool(raw.url, connect_timeout=2.0, read_timeout=2.0, limit=2)
+    held = [await pool.request("POST", f"/{i}", [], b"x") for i in range(2)]
+    third = asyncio.create_task(pool.request("POST", "/2", [], b"x"))
+    await asyncio.sleep(0.05)
+    assert not third.done() and raw.connections == 2  # waits for a slot, opens nothing
+    assert await held[0].read() == b"ok"  # read to the end: the slot goes to the waiter
+    resp = await asyncio.wait_for(third, 2)
+    assert await resp.read() == b"ok" and await held[1].read() == b"ok"
+    assert raw.connections == 2  # the waiter reused the released connection
+    await pool.close()
+
+
+async def test_slots_serve_waiters_in_order_and_survive_cancellation() -> None:
+    slots = Slots(1)
+    assert slots.try_take() and not slots.try_take()
+    order: list[str] = []
+
+    async def wait(name: str) -> None:
+        await slots.take()
+        order.append(name)
+
+    a = asyncio.create_task(wait("a"))
+    b = asyncio.create_task(wait("b"))
+    c = asyncio.create_task(wait("c"))
+    await asyncio.sleep(0)
+    b.cancel()  # cancelled while waiting: takes nothing, loses nothing
+    await asyncio.sleep(0)
+    assert not slots.try_take()  # a newcomer does not overtake the waiters
+    slots.release()
+    await asyncio.sleep(0)
+    assert order == ["a"]
+    slots.release()
+    # c is handed the slot, then cancelled before it runs: the slot is passed on, not lost.
+    c.cancel()
+    await asyncio.gather(a, b, c, return_exceptions=True)
+    assert order == ["a"] and b.cancelled() and c.cancelled()
+    assert slots.free == 1 and slots.try_take() and slots.free == 0
+    slots.release()
+    assert slots.free == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        Slots(0)
