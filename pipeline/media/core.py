@@ -17,13 +17,14 @@ from pipeline.media.policy import MediaPolicy, Removals, StripResult
 
 MAX_IN_MEMORY: Final = 512 * 1024 * 1024  # larger inputs must go through strip_file (videos only)
 
-Stripper = Callable[[bytes, MediaPolicy, Removals, str], bytes]
+# A stripper returns the stripped file, or its pieces in order (see StripResult.parts).
+Stripper = Callable[[bytes, MediaPolicy, Removals, str], bytes | list[bytes | memoryview]]
 
 
 # media type -> "module:function"; imported on first use so that importing pipeline.media
 # stays cheap for the CLI registry. Explicit, so a reader sees every supported format here.
 _STRIPPERS: Final[dict[str, str]] = {
-    _sniff.JPEG: "pipeline.media.jpeg:strip_jpeg",
+    _sniff.JPEG: "pipeline.media.jpeg:strip_jpeg_parts",
     _sniff.PNG: "pipeline.media.png:strip_png",
     _sniff.WEBP: "pipeline.media.webp:strip_webp",
     _sniff.TIFF: "pipeline.media.tiff_file:strip_tiff",

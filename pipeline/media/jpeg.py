@@ -43,6 +43,18 @@ def strip_jpeg(data: bytes, policy: MediaPolicy, removals: Removals, label: str)
     """Return ``data`` with metadata segments removed or minimised.
 
     Raises:
+        CorruptMedia: as :func:`strip_jpeg_parts`.
+    """
+    return b"".join(strip_jpeg_parts(data, policy, removals, label))
+
+
+def strip_jpeg_parts(
+    data: bytes, policy: MediaPolicy, removals: Removals, label: str
+) -> list[bytes | memoryview]:
+    """:func:`strip_jpeg` as pieces: the kept and rewritten segments, then the image data as
+    a view of ``data`` (not copied; it is nearly the whole file).
+
+    Raises:
         CorruptMedia: truncated segments, a scan without a frame header, missing EOI, or
             declared dimensions above the pixel limit.
     """
@@ -69,7 +81,7 @@ def strip_jpeg(data: bytes, policy: MediaPolicy, removals: Removals, label: str)
             out.append(b"\xff\xd9")
             if pos + 2 < n:
                 _report_trailer(data[pos + 2 :], removals)
-            return b"".join(out)
+            return out
         if marker in (SOI, EOI):
             msg = f"{label}: unexpected {'EOI' if marker == EOI else 'SOI'} before the image data"
             raise CorruptMedia(msg)
@@ -94,14 +106,13 @@ def strip_jpeg(data: bytes, policy: MediaPolicy, removals: Removals, label: str)
                 raise CorruptMedia(msg)
             seen_scan = True
             scan_end, at_eoi = _scan_end(data, end, label)
-            # A view: the entropy-coded data (nearly the whole file) is copied once, by
-            # the final join, not sliced out first.
+            # A view: the entropy-coded data (nearly the whole file) is not sliced out.
             out.append(memoryview(data)[pos:scan_end])
             if at_eoi:
                 out.append(b"\xff\xd9")
                 if scan_end + 2 < n:
                     _report_trailer(data[scan_end + 2 :], removals)
-                return b"".join(out)
+                return out
             pos = scan_end
             continue
         else:

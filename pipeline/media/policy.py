@@ -60,9 +60,12 @@ class StripResult:
     with ``Final`` attributes because this module is compiled (detectors/native.py) and
     mypyc compiles such a constructor, where a frozen dataclass's stays interpreted.
 
+    The output may be held as pieces (:attr:`parts`) whose concatenation is the file: the
+    JPEG stripper's image data is a view of the input, so a caller that writes the pieces
+    (the sidecar's upload path, with one ``writev``) never copies it. :attr:`data` joins
+    them on first use, once.
+
     Attributes:
-        data: the stripped file (empty bytes for :func:`pipeline.media.strip_file`, which
-            writes to its destination instead).
         media_type: MIME type detected from the magic bytes, never from a name.
         removed: category -> sorted, de-duplicated tag names removed (no values).
         kept: names of the metadata items deliberately kept (for example ``Orientation``,
@@ -71,17 +74,39 @@ class StripResult:
 
     def __init__(
         self,
-        data: bytes,
+        data: bytes | list[bytes | memoryview],
         media_type: str,
         removed: Mapping[str, tuple[str, ...]] | None = None,
         kept: tuple[str, ...] = (),
     ) -> None:
-        self.data: Final = data
+        """``data``: the stripped file (empty bytes for :func:`pipeline.media.strip_file`,
+        which writes to its destination instead), or its pieces in order."""
+        if isinstance(data, bytes):
+            self._data: bytes | None = data
+            self._parts: tuple[bytes | memoryview, ...] = (data,)
+        else:
+            self._data = None
+            self._parts = tuple(data)
+        self.size: Final = sum(len(part) for part in self._parts)  # bytes of the file
         self.media_type: Final = media_type
         self.removed: Final[Mapping[str, tuple[str, ...]]] = (
             _empty_removed() if removed is None else removed
         )
         self.kept: Final = kept
+
+    @property
+    def data(self) -> bytes:
+        """The stripped file (joined from its pieces on first use)."""
+        data = self._data
+        if data is None:
+            data = self._data = b"".join(self._parts)
+            self._parts = (data,)  # the pieces may view the (larger) input: let it go
+        return data
+
+    @property
+    def parts(self) -> tuple[bytes | memoryview, ...]:
+        """The file as pieces in order (one piece once :attr:`data` was used)."""
+        return self._parts
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StripResult):
@@ -95,7 +120,7 @@ class StripResult:
 
     def __repr__(self) -> str:
         return (
-            f"StripResult(data=<{len(self.data)} bytes>, media_type={self.media_type!r}, "
+            f"StripResult(data=<{self.size} bytes>, media_type={self.media_type!r}, "
             f"removed={dict(self.removed)!r}, kept={self.kept!r})"
         )
 
@@ -131,8 +156,8 @@ class Removals:
             self._by_cat.setdefault(cat, set()).update(names)
         self._kept.update(other._kept)
 
-    def result(self, data: bytes, media_type: str) -> StripResult:
-        """Freeze into a :class:`StripResult`."""
+    def result(self, data: bytes | list[bytes | memoryview], media_type: str) -> StripResult:
+        """Freeze into a :class:`StripResult` of ``data`` (the file, or its pieces)."""
         by_cat = self._by_cat
         removed = {c: _sorted_names(by_cat[c]) for c in CATEGORIES if c in by_cat}
         return StripResult(

@@ -504,7 +504,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
         )
         headers[REMOVED_HEADER] = removed_header([stripped])
         upstream = await send_upstream(
-            server.pool, request.method, request.target, headers, stripped.result.data
+            server.pool, request.method, request.target, headers, stripped.result.parts
         )
         try:
             return await self._relay(upstream, request.keep_alive)

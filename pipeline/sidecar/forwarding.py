@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import AsyncIterable
 from typing import Final
 
 from multidict import CIMultiDict, MultiMapping
@@ -24,6 +23,7 @@ from pipeline.sidecar.exceptions import (
     UpstreamUnavailable,
 )
 from pipeline.sidecar.upstream import (
+    Body,
     UpstreamError,
     UpstreamPool,
     UpstreamResponse,
@@ -137,7 +137,7 @@ async def send_upstream(
     method: str,
     target: str,
     headers: CIMultiDict[str],
-    data: bytes | AsyncIterable[bytes] | None,
+    data: Body,
     *,
     content_length: int | None = None,
 ) -> UpstreamResponse:

@@ -7,8 +7,9 @@ needs none of that. This client does only what the proxy needs, strictly:
 * a keep-alive pool of connections to one origin (``http`` or ``https``), at most ``limit``
   open at once; idle ones are reused newest first and dropped after ``idle_timeout`` or when
   the upstream has closed them;
-* one write of the request head and a ``bytes`` body (no join, no copy), or a streamed body
-  with ``Content-Length`` or chunked framing, under flow control;
+* one write of the request head and a body in memory (``bytes``, or pieces such as a
+  stripped JPEG's rewritten segments and a view of its image data: no join, no copy), or a
+  streamed body with ``Content-Length`` or chunked framing, under flow control;
 * a strict response parser: status line, headers (no obs-fold, no control characters,
   bounded size), bodies framed by ``Content-Length``, ``Transfer-Encoding: chunked`` or the
   connection closing; 1xx interim answers are skipped; anything else malformed is an
@@ -31,7 +32,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterable, Iterable
-from typing import Final
+from typing import Final, TypeAlias
 from urllib.parse import urlsplit
 
 from multidict import CIMultiDict
@@ -50,6 +51,7 @@ from pipeline.sidecar.http1 import (
 )
 
 __all__ = [
+    "Body",
     "BodyChunks",
     "Slots",
     "UpstreamClosedError",
@@ -60,6 +62,9 @@ __all__ = [
     "UpstreamResponse",
     "UpstreamTimeoutError",
 ]
+
+# A request body: bytes, pieces in order (sent as they are: no join), a stream, or none.
+Body: TypeAlias = bytes | tuple[bytes | memoryview, ...] | AsyncIterable[bytes] | None
 
 MAX_CHUNK_LINE: Final = 4096
 READ_CHUNK: Final = 64 * 1024
@@ -481,7 +486,7 @@ class UpstreamPool:
         method: str,
         target: str,
         headers: Iterable[tuple[str, str]],
-        body: bytes | AsyncIterable[bytes] | None,
+        body: Body,
         *,
         content_length: int | None = None,
     ) -> UpstreamResponse:
@@ -493,8 +498,8 @@ class UpstreamPool:
                 base path.
             headers: headers to send; must not include Host, Content-Length,
                 Transfer-Encoding or Connection (the client sets those).
-            body: ``bytes`` (sent in one write with the head), an async iterable of chunks
-                (streamed), or None.
+            body: ``bytes`` or a tuple of pieces (sent in one write with the head), an async
+                iterable of chunks (streamed), or None.
             content_length: for a streamed body, its length when known (then it is sent
                 with ``Content-Length``; else chunked).
 
@@ -514,6 +519,8 @@ class UpstreamPool:
             framing = "Content-Length: 0\r\n\r\n" if method in _BODY_METHODS else "\r\n"
         elif isinstance(body, bytes):
             framing = f"Content-Length: {len(body)}\r\n\r\n"
+        elif isinstance(body, tuple):
+            framing = f"Content-Length: {sum(len(piece) for piece in body)}\r\n\r\n"
         elif content_length is not None:
             framing = f"Content-Length: {content_length}\r\n\r\n"
         else:
@@ -548,7 +555,7 @@ class UpstreamPool:
         conn: Connection,
         method: str,
         head: bytes,
-        body: bytes | AsyncIterable[bytes] | None,
+        body: Body,
         content_length: int | None,
     ) -> UpstreamResponse:
         # On any failure the connection is closed here; the caller releases the slot.
@@ -584,7 +591,7 @@ class UpstreamPool:
         self,
         conn: Connection,
         head: bytes,
-        body: bytes | AsyncIterable[bytes] | None,
+        body: Body,
         content_length: int | None,
     ) -> None:
         transport = conn.transport
@@ -594,6 +601,10 @@ class UpstreamPool:
         if body is None or isinstance(body, bytes):
             # One writev for head and body: no join (a copy of the body), one syscall.
             transport.writelines((head, body) if body else (head,))
+            await self._drain(conn)
+            return
+        if isinstance(body, tuple):
+            transport.writelines((head, *body))
             await self._drain(conn)
             return
         transport.write(head)

@@ -452,3 +452,16 @@ async def test_slots_serve_waiters_in_order_and_survive_cancellation() -> None:
     assert slots.free == 1
     with pytest.raises(ValueError, match="at least 1"):
         Slots(0)
+
+
+async def test_body_in_pieces_is_sent_whole_with_its_total_length(serve: Serve) -> None:
+    raw = await serve(lambda c, n, got: OK)
+    pool = _pool(raw.url)
+    image = b"\xab" * 70_000
+    pieces = (b"head-", memoryview(image)[1000:], b"-tail")
+    resp = await pool.request("PUT", "/p", [], pieces)
+    assert await resp.read() == b"ok"
+    got = raw.received[0]
+    assert b"\r\nContent-Length: 69010\r\n" in got.head
+    assert got.body == b"head-" + image[1000:] + b"-tail"
+    await pool.close()
