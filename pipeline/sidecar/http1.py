@@ -76,10 +76,20 @@ def parse_head(head: bytes) -> tuple[int, int, str, CIMultiDict[str]]:
     if match is None:
         msg = "upstream response has an invalid status line"
         raise UpstreamProtocolError(msg)
-    headers: CIMultiDict[str] = CIMultiDict()
+    reason = (match.group(3) or b"").decode("latin-1")
     # One regex pass checks every header line of a well-formed head (per-line checks cost
     # several times more); anything else takes the line-by-line checks, which name the line.
     checked = _HEADER_BLOCK.fullmatch(head, len(lines[0]) + 2) is not None
+    if checked and head.isascii():
+        # The usual head: decoded once (UTF-8 and ASCII agree on it), the multidict built
+        # in one call.
+        pairs: list[tuple[str, str]] = []
+        for text in head[len(lines[0]) + 2 :].decode("ascii").split("\r\n"):
+            if text:
+                key, _, val = text.partition(":")
+                pairs.append((key, val.strip(" \t")))
+        return int(match.group(1)), int(match.group(2)), reason, CIMultiDict(pairs)
+    headers: CIMultiDict[str] = CIMultiDict()
     for number, line in enumerate(lines[1:], start=1):
         if not line:
             continue  # the empty lines that end the head
@@ -94,7 +104,6 @@ def parse_head(head: bytes) -> tuple[int, int, str, CIMultiDict[str]]:
                 msg = f"upstream response header line {number} has a control character"
                 raise UpstreamProtocolError(msg)
         headers.add(name.decode("ascii"), value.decode("utf-8", "surrogateescape"))
-    reason = (match.group(3) or b"").decode("latin-1")
     return int(match.group(1)), int(match.group(2)), reason, headers
 
 
