@@ -220,6 +220,17 @@ async def test_head_split_byte_by_byte_still_works(start: Any) -> None:
     assert personal_tags(upstream.received[-1].body) == set()
 
 
+async def test_head_longer_than_one_read_takes_the_fast_path(start: Any) -> None:
+    sidecar, upstream = await start()
+    assert fastpath.HEAD_READ < 9000 < fastpath.MAX_HEAD
+    extra = "".join(f"X-Pad-{i}: {'p' * 80}\r\n" for i in range(100))  # about 9 KB
+    raw = await sidecar.raw(_upload(JPEG, extra=extra + "Connection: close\r\n"))
+    assert _statuses(raw) == [200]
+    assert sidecar.paths() == {"fast": 1.0}
+    assert upstream.received[-1].headers["X-Pad-99"] == "p" * 80
+    assert personal_tags(upstream.received[-1].body) == set()
+
+
 @pytest.mark.parametrize(
     ("request_bytes", "expected"),
     [
