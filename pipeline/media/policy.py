@@ -126,25 +126,47 @@ class StripResult:
 
 
 class Removals:
-    """Mutable collector used while stripping; frozen into :class:`StripResult` at the end."""
+    """Mutable collector used while stripping; frozen into :class:`StripResult` at the end.
+
+    A category's names may be held as a frozenset given to :meth:`add_all` (the stripper's
+    cached per-layout summaries): it is kept as it is, without a copy, and copied to a set
+    only if more names come for that category. Its hash, cached by Python, then makes
+    :meth:`result` a dictionary lookup for it.
+    """
 
     __slots__ = ("_by_cat", "_kept")
 
     def __init__(self) -> None:
-        self._by_cat: dict[str, set[str]] = {}
+        self._by_cat: dict[str, set[str] | frozenset[str]] = {}
         self._kept: set[str] = set()
+
+    def _names(self, category: str) -> set[str]:
+        """The mutable name set of ``category`` (a known one), created or copied as needed."""
+        names = self._by_cat.get(category)
+        if names is None:
+            created: set[str] = set()
+            self._by_cat[category] = created
+            return created
+        if isinstance(names, frozenset):
+            copied = set(names)
+            self._by_cat[category] = copied
+            return copied
+        return names
 
     def add(self, category: str, name: str) -> None:
         """Record that tag ``name`` of ``category`` was removed."""
         if category not in _CATEGORY_SET:
             category = "other"
-        self._by_cat.setdefault(category, set()).add(name)
+        self._names(category).add(name)
 
     def add_all(self, category: str, names: Iterable[str]) -> None:
         """Record that tags ``names`` of ``category`` were removed."""
         if category not in _CATEGORY_SET:
             category = "other"
-        self._by_cat.setdefault(category, set()).update(names)
+        if isinstance(names, frozenset) and category not in self._by_cat:
+            self._by_cat[category] = names  # shared, never modified: see _names
+            return
+        self._names(category).update(names)
 
     def keep(self, name: str) -> None:
         """Record that metadata item ``name`` was deliberately kept."""
@@ -153,7 +175,7 @@ class Removals:
     def merge(self, other: Removals) -> None:
         """Add everything ``other`` collected."""
         for cat, names in other._by_cat.items():
-            self._by_cat.setdefault(cat, set()).update(names)
+            self.add_all(cat, names)
         self._kept.update(other._kept)
 
     def result(self, data: bytes | list[bytes | memoryview], media_type: str) -> StripResult:
@@ -175,8 +197,8 @@ _SORTED: Final[dict[frozenset[str], tuple[str, ...]]] = {}
 _MAX_SORTED: Final = 512
 
 
-def _sorted_names(names: set[str]) -> tuple[str, ...]:
-    key = frozenset(names)
+def _sorted_names(names: set[str] | frozenset[str]) -> tuple[str, ...]:
+    key = frozenset(names)  # the same object when it is one already
     hit = _SORTED.get(key)
     if hit is None:
         hit = tuple(sorted(key))

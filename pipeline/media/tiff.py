@@ -391,16 +391,45 @@ def exif_tag_ids(dirs: ExifDirs) -> Iterable[tuple[str, int]]:
 def report_removed(dirs: ExifDirs, kept: set[tuple[str, int]], removals: Removals) -> None:
     """Record every tag of ``dirs`` except those in ``kept`` as removed (see exif_tag_ids).
 
-    The same tags as iterating :func:`exif_tag_ids`, reported per IFD from
+    The same tags as iterating :func:`exif_tag_ids`, reported from a summary of the whole
+    blob kept per tag layout (:data:`_EXIF_SUMMARIES`), built from the per-IFD summaries of
     :func:`_removed_summary`: a photo has dozens of tags and this runs for every photo.
     """
-    for kind, ifd in _groups(dirs):
-        kept_here = tuple(sorted(tag for where, tag in kept if where == kind)) if kept else ()
-        for category, names in _removed_summary(kind, ifd.entries.tags, kept_here):
-            removals.add_all(category, names)
-    if dirs.later and ("IFD1", -1) not in kept:
-        category, name = removed_as("IFD1", -1)
-        removals.add(category, name)
+    layout = tuple((kind, ifd.entries.tags, _kept_in(kept, kind)) for kind, ifd in _groups(dirs))
+    thumbnail = bool(dirs.later) and ("IFD1", -1) not in kept
+    key = (layout, thumbnail)
+    summary = _EXIF_SUMMARIES.get(key)
+    if summary is None:
+        found: dict[str, set[str]] = {}
+        for kind, tags, kept_here in layout:
+            for category, names in _removed_summary(kind, tags, kept_here):
+                found.setdefault(category, set()).update(names)
+        if thumbnail:
+            category, name = removed_as("IFD1", -1)
+            found.setdefault(category, set()).add(name)
+        summary = tuple((category, frozenset(names)) for category, names in found.items())
+        if sum(len(tags) for _, tags, _ in layout) <= _MAX_EXIF_SUMMARY_TAGS:
+            if len(_EXIF_SUMMARIES) >= _MAX_SUMMARIES:
+                _EXIF_SUMMARIES.clear()
+            _EXIF_SUMMARIES[key] = summary
+    for category, names in summary:
+        removals.add_all(category, names)
+
+
+def _kept_in(kept: set[tuple[str, int]], kind: str) -> tuple[int, ...]:
+    return tuple(sorted(tag for where, tag in kept if where == kind)) if kept else ()
+
+
+# (per IFD: kind, tag numbers, kept tag numbers; thumbnail reported) -> what report_removed
+# records for a whole blob: the usual photo's categories each come as one frozenset, kept by
+# Removals without a copy. Tag numbers only, never values; bounded like _SUMMARIES.
+_EXIF_SUMMARIES: Final[
+    dict[
+        tuple[tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...], bool],
+        tuple[tuple[str, frozenset[str]], ...],
+    ]
+] = {}
+_MAX_EXIF_SUMMARY_TAGS: Final = 1024
 
 
 # (IFD kind, tag numbers, kept tag numbers) -> what report_removed records for that IFD. The

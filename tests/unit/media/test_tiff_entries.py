@@ -88,6 +88,7 @@ def test_report_removed_matches_the_tag_list_cold_and_cached(path: Path) -> None
     except CorruptMedia:
         pytest.skip("broken EXIF block (covered by the bad-input tests)")
     tiff._SUMMARIES.clear()
+    tiff._EXIF_SUMMARIES.clear()
     # Cleared once: a cache keyed without the kept tags would answer the second set wrongly.
     for kept in (set(), {("IFD0", tiff.TAG_ORIENTATION), ("GPS", 1), ("GPS", 2)}):
         for _ in range(2):  # once computed, once from the cache
@@ -107,6 +108,40 @@ def test_removal_summaries_are_bounded() -> None:
     summary = tiff._removed_summary("ExifIFD", huge, ())
     assert sum(len(names) for _, names in summary) == len(huge)  # all reported...
     assert not tiff._SUMMARIES  # ...but not kept
+
+
+def test_whole_blob_summaries_are_bounded() -> None:
+    blob = _blob("<", [(0x010F, ASCII, 1, 0), (0x0112, SHORT, 1, 1)])
+    dirs = tiff.read_exif(blob, "t")
+    tiff._EXIF_SUMMARIES.clear()
+    for i in range(tiff._MAX_SUMMARIES + 50):  # as many kept-tag variants: many layouts
+        tiff.report_removed(dirs, {("IFD0", 0x9000 + i)}, Removals())
+    assert 0 < len(tiff._EXIF_SUMMARIES) <= tiff._MAX_SUMMARIES
+    tiff._EXIF_SUMMARIES.clear()
+
+
+def test_shared_name_sets_are_copied_before_they_grow() -> None:
+    # report_removed hands Removals the cached frozensets themselves; adding to a category
+    # afterwards must copy, never change the cache (the next photo would report it).
+    shared = frozenset({"Make", "Model"})
+    first = Removals()
+    first.add_all("identifiers", shared)
+    first.add("identifiers", "Software")
+    first.add_all("identifiers", {"Artist"})
+    second = Removals()
+    second.add_all("identifiers", shared)
+    second.merge(first)
+    assert shared == {"Make", "Model"}
+    assert first.result(b"", "x").removed["identifiers"] == ("Artist", "Make", "Model", "Software")
+    assert second.result(b"", "x").removed["identifiers"] == (
+        "Artist",
+        "Make",
+        "Model",
+        "Software",
+    )
+    third = Removals()
+    third.add_all("no-such-category", shared)  # unknown: reported as other
+    assert third.result(b"", "x").removed == {"other": ("Make", "Model")}
 
 
 def test_sorted_name_tuples_are_cached_bounded_and_exact() -> None:
