@@ -8,8 +8,10 @@
  * byte) sorted by (id, start, -end), without spans nested in an earlier, longer span of the
  * same pattern. The library is the system's libhs (Debian libhyperscan5), linked dynamically.
  *
- * jpeg_marker (plain C, no Hyperscan) serves pipeline.media.markers: where a JPEG's
- * entropy-coded data ends.
+ * Two plain C helpers (no Hyperscan) for the sidecar's upload path live here too, the one C
+ * extension the build makes: jpeg_marker serves pipeline.media.markers (where a JPEG's
+ * entropy-coded data ends) and BodyBuffer lets a request body be read from the socket
+ * straight into the bytes object that is then stripped (no copy of the upload).
  *
  * Thread safety: a Matcher scan holds the GIL throughout (it takes microseconds), so the one
  * scratch space per Matcher is never used by two scans at once. A long jpeg_marker search
@@ -254,6 +256,99 @@ static PyTypeObject MatcherType = {
     .tp_new = PyType_GenericNew,
 };
 
+
+/* BodyBuffer(n): a bytes object of n bytes, writable through the buffer protocol until it
+ * is taken. The sidecar reads an upload's body into it (memoryview(buffer) and slices of it,
+ * given to the event loop's recv_into) and then take()s the bytes without a copy. The bytes
+ * object is new and referenced by nothing else until take(), so filling it in place is
+ * invisible to the rest of the program (CPython's own bytes constructors do the same), and
+ * take() refuses while any view is still exported, so nothing can write to it afterwards.
+ * Views hold the BodyBuffer (their owner), which holds the bytes: no view outlives them. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *bytes; /* NULL once taken */
+    Py_ssize_t exports;
+} BodyBuffer;
+
+static int BodyBuffer_init(BodyBuffer *self, PyObject *args, PyObject *kwds) {
+    Py_ssize_t n;
+    static char *kwlist[] = {"size", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n", kwlist, &n)) return -1;
+    if (n < 2) {
+        /* 0 and 1 may give CPython's shared bytes objects: never write into those. */
+        PyErr_SetString(PyExc_ValueError, "BodyBuffer size must be at least 2");
+        return -1;
+    }
+    if (self->bytes != NULL || self->exports) {
+        PyErr_SetString(PyExc_RuntimeError, "BodyBuffer initialised twice");
+        return -1;
+    }
+    self->bytes = PyBytes_FromStringAndSize(NULL, n);
+    return self->bytes == NULL ? -1 : 0;
+}
+
+static void BodyBuffer_dealloc(BodyBuffer *self) {
+    Py_XDECREF(self->bytes);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int BodyBuffer_getbuffer(BodyBuffer *self, Py_buffer *view, int flags) {
+    if (self->bytes == NULL) {
+        PyErr_SetString(PyExc_BufferError, "BodyBuffer already taken");
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, (PyObject *)self, PyBytes_AS_STRING(self->bytes),
+                          PyBytes_GET_SIZE(self->bytes), 0, flags) < 0)
+        return -1;
+    self->exports++;
+    return 0;
+}
+
+static void BodyBuffer_releasebuffer(BodyBuffer *self, Py_buffer *view) {
+    (void)view;
+    self->exports--;
+}
+
+static PyObject *BodyBuffer_take(BodyBuffer *self, PyObject *unused) {
+    (void)unused;
+    if (self->bytes == NULL) {
+        PyErr_SetString(PyExc_BufferError, "BodyBuffer already taken");
+        return NULL;
+    }
+    if (self->exports) {
+        PyErr_SetString(PyExc_BufferError, "BodyBuffer still has views: release them first");
+        return NULL;
+    }
+    PyObject *out = self->bytes;
+    self->bytes = NULL;
+    return out;
+}
+
+static PyBufferProcs BodyBuffer_as_buffer = {
+    (getbufferproc)BodyBuffer_getbuffer,
+    (releasebufferproc)BodyBuffer_releasebuffer,
+};
+
+static PyMethodDef BodyBuffer_methods[] = {
+    {"take", (PyCFunction)BodyBuffer_take, METH_NOARGS,
+     "take() -> bytes: the filled bytes object; BufferError while a view is exported or "
+     "once taken."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject BodyBufferType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "detectors._hsnative.BodyBuffer",
+    .tp_basicsize = sizeof(BodyBuffer),
+    .tp_dealloc = (destructor)BodyBuffer_dealloc,
+    .tp_as_buffer = &BodyBuffer_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "BodyBuffer(size: int): a new bytes object of size bytes, writable through the "
+              "buffer protocol until take().",
+    .tp_methods = BodyBuffer_methods,
+    .tp_init = (initproc)BodyBuffer_init,
+    .tp_new = PyType_GenericNew,
+};
+
 static PyObject *version(PyObject *mod, PyObject *unused) {
     (void)mod;
     (void)unused;
@@ -278,11 +373,18 @@ static struct PyModuleDef moduledef = {
 
 PyMODINIT_FUNC PyInit__hsnative(void) {
     if (PyType_Ready(&MatcherType) < 0) return NULL;
+    if (PyType_Ready(&BodyBufferType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     Py_INCREF(&MatcherType);
     if (PyModule_AddObject(m, "Matcher", (PyObject *)&MatcherType) < 0) {
         Py_DECREF(&MatcherType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&BodyBufferType);
+    if (PyModule_AddObject(m, "BodyBuffer", (PyObject *)&BodyBufferType) < 0) {
+        Py_DECREF(&BodyBufferType);
         Py_DECREF(m);
         return NULL;
     }

@@ -36,6 +36,7 @@ header.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import re
@@ -43,7 +44,7 @@ import time
 from collections.abc import Callable
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Final, cast
+from typing import Any, Final, cast
 
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
@@ -83,8 +84,6 @@ HEAD_BUFFER: Final = 64 * 1024  # reads before a head is complete land here
 # shorter, and body bytes read with it are copied into the body's buffer, where a read
 # after the head puts them directly (a 64 KiB read copied most of a 100 KB upload twice).
 HEAD_READ: Final = 4096
-SPARE_BUFFERS: Final = 8  # body buffers kept for reuse, per worker
-SPARE_BUFFER_BYTES: Final = 1024 * 1024  # the largest body buffer kept
 # Bodies on the fast path are read into buffers of their declared length, allocated when the
 # head arrives; this caps what all connections together may hold that way (more waits for
 # aiohttp's path, which allocates as data arrives), so declared lengths alone cannot
@@ -104,6 +103,18 @@ _NO_BODY_STATUS: Final = frozenset({204, 304})
 # Upstream response headers never relayed as they are (the length is recomputed).
 _RELAY_SKIP: Final = HOP_BY_HOP | frozenset({"content-length"})
 _ADMIN: Final = ADMIN_PREFIX.encode("ascii")
+
+
+def _body_buffer_type() -> Any:
+    try:
+        return importlib.import_module("detectors._hsnative").BodyBuffer
+    except (ImportError, AttributeError):
+        return None
+
+
+# detectors._hsnative.BodyBuffer, or None where the C extension is not built (bodies are
+# then read into a bytearray and copied once).
+BodyBuffer: Final[Any] = _body_buffer_type()
 
 
 class _Head:
@@ -169,40 +180,46 @@ class FrontServer:
         self.max_body = int(engine.settings.max_body)
         self.request_timeout = engine.settings.request_timeout
         self.reserved = 0  # bytes of body buffers allocated on the fast path
-        self._spare: list[bytearray] = []  # body buffers to reuse (see take_buffer)
 
     def __call__(self) -> FrontProtocol:
         return FrontProtocol(self)
 
     def take_buffer(self, length: int) -> memoryview | None:
-        """A writable view of exactly ``length`` bytes for a request body, counted against
-        FAST_BODY_BUDGET; None when that would be exceeded (the request is handed off).
+        """A writable view of exactly ``length`` (at least 2) bytes for a request body,
+        counted against FAST_BODY_BUDGET; None when that would be exceeded (the request is
+        handed off).
 
-        Buffers of up to SPARE_BUFFER_BYTES are kept (at most SPARE_BUFFERS) and reused: a
-        fresh one is zero-filled and cold in the CPU's caches, a reused one is neither. Its
-        old contents are never read: a body is used only once every byte has arrived.
+        With the C extension built, the view is of a :class:`BodyBuffer`: the bytes object
+        the body is then stripped from, read into by the socket and taken without a copy
+        (:meth:`body_bytes`). Otherwise it is of a bytearray, copied once complete.
         """
         if self.reserved + length > FAST_BODY_BUDGET:
             return None
         self.reserved += length
-        spare = self._spare
-        for i in range(len(spare) - 1, -1, -1):
-            if len(spare[i]) >= length:
-                return memoryview(spare.pop(i))[:length]
+        if BodyBuffer is not None:
+            return memoryview(BodyBuffer(length))
         return memoryview(bytearray(length))
 
     def give_buffer(self, view: memoryview) -> None:
-        """Give back ``view`` (from take_buffer): its bytes to the budget, its buffer to the
-        spares if small."""
+        """Drop ``view`` (from take_buffer), giving its bytes back to the budget."""
         self.reserved -= view.nbytes
-        buffer = view.obj
         view.release()
-        if (
-            isinstance(buffer, bytearray)
-            and len(buffer) <= SPARE_BUFFER_BYTES
-            and len(self._spare) < SPARE_BUFFERS
-        ):
-            self._spare.append(buffer)
+
+    def body_bytes(self, view: memoryview) -> bytes:
+        """The complete body in ``view`` (from take_buffer) as bytes; the view is given back.
+
+        Without a copy where the C extension is built and no other view of the buffer is
+        left (the event loop releases its read buffer once its read callback returns, so
+        call this after that); otherwise the bytes are copied.
+        """
+        buffer = view.obj
+        self.give_buffer(view)
+        if BodyBuffer is not None and isinstance(buffer, BodyBuffer):
+            try:
+                return cast(bytes, buffer.take())
+            except BufferError:
+                return bytes(memoryview(buffer))
+        return bytes(cast(bytearray, buffer))
 
     def close_idle(self) -> None:
         """Close every connection that is not serving a request (shutdown)."""
@@ -339,8 +356,10 @@ class FrontProtocol(asyncio.BufferedProtocol):
             self._sniffed = True
         if self._have < request.length:
             return
-        body = bytes(body_view)
-        self._drop_body()
+        # The task takes the body (see FrontServer.body_bytes): the event loop still holds
+        # its read buffer, a view of it, until this callback returns.
+        self._body_view = None
+        self._have = 0
         # A pipelined next request that came with this head waits in the head buffer.
         surplus, self._surplus = self._surplus, b""
         self._head_view[: len(surplus)] = surplus
@@ -351,7 +370,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
         assert self._transport is not None  # noqa: S101  # set in connection_made
         self._transport.pause_reading()  # a pipelined next request waits in the buffer
         self._server.engine.metrics.front_path("fast")
-        self._task = self._loop.create_task(self._serve(request, body))
+        self._task = self._loop.create_task(self._serve(request, body_view))
 
     def _parse_head(self, head: bytes) -> _Request | None:
         """The request if it may take the fast path, else None (hand it off)."""
@@ -437,9 +456,10 @@ class FrontProtocol(asyncio.BufferedProtocol):
         protocol.connection_made(transport)
         protocol.data_received(data)
 
-    async def _serve(self, request: _Request, body: bytes) -> None:
+    async def _serve(self, request: _Request, body_view: memoryview) -> None:
         server = self._server
         engine = server.engine
+        body = server.body_bytes(body_view)
         started = self._loop.time()
         status, out_bytes, keep_alive = 500, 0, request.keep_alive
         try:

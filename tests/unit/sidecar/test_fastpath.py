@@ -142,9 +142,9 @@ async def test_keep_alive_and_pipelined_requests_are_answered_in_order(start: An
     assert sidecar.paths() == {"fast": 3.0}
 
 
-async def test_reused_body_buffers_carry_only_their_own_request(start: Any) -> None:
-    # Body buffers are reused between requests without being cleared: a smaller upload
-    # after a larger one, and one cut short, must not carry the earlier bytes anywhere.
+async def test_each_request_gets_only_its_own_body(start: Any) -> None:
+    # A smaller upload after a larger one, and one cut short, on one connection: no body
+    # may carry bytes of another.
     from pipeline.media import strip_media
 
     sidecar, upstream = await start(request_timeout=0.5)
@@ -159,21 +159,40 @@ async def test_reused_body_buffers_carry_only_their_own_request(start: Any) -> N
     assert b"y" * 100 not in raw
 
 
-async def test_body_buffers_are_exact_views_and_only_small_ones_are_kept(start: Any) -> None:
+async def test_body_buffers_are_exact_and_taken_without_a_copy(start: Any) -> None:
     from pipeline.sidecar.upstream import UpstreamPool
 
     sidecar, _ = await start()
     pool = UpstreamPool("http://127.0.0.1:9", connect_timeout=1, read_timeout=1)
     server = fastpath.FrontServer(sidecar.engine, pool, asyncio.Protocol, logging.getLogger("t"))
-    first = server.take_buffer(1000)
-    first[:] = b"y" * 1000
-    server.give_buffer(first)
-    again = server.take_buffer(10)  # the same buffer, seen through exactly 10 bytes
-    assert len(again) == 10 and len(again.obj) == 1000  # type: ignore[arg-type]
-    server.give_buffer(again)
-    big = server.take_buffer(fastpath.SPARE_BUFFER_BYTES + 1)
-    server.give_buffer(big)  # too large to keep
-    assert [len(b) for b in server._spare] == [1000]
+    view = server.take_buffer(1000)
+    assert view is not None and len(view) == 1000 and not view.readonly
+    view[:600] = b"y" * 600
+    tail = view[600:]  # the socket reads into slices like this one
+    tail[:] = b"z" * 400
+    del tail
+    assert server.reserved == 1000
+    body = server.body_bytes(view)
+    assert body == b"y" * 600 + b"z" * 400 and type(body) is bytes
+    assert server.reserved == 0
+    dropped = server.take_buffer(10)
+    assert dropped is not None
+    server.give_buffer(dropped)
+    assert server.reserved == 0
+    if fastpath.BodyBuffer is not None:
+        buffer = fastpath.BodyBuffer(4)
+        held = memoryview(buffer)
+        with pytest.raises(BufferError):
+            buffer.take()  # a view is still out: nothing may write after the take
+        held.release()
+        taken = buffer.take()
+        assert type(taken) is bytes and len(taken) == 4
+        with pytest.raises(BufferError):
+            buffer.take()  # once only
+        with pytest.raises(BufferError):
+            memoryview(buffer)  # and no view after it
+        with pytest.raises(ValueError):
+            fastpath.BodyBuffer(1)  # 0 and 1 byte bytes objects may be CPython's shared ones
 
 
 async def test_access_lines_follow_each_target_on_a_kept_connection(
