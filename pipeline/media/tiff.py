@@ -57,6 +57,7 @@ TAG_INTEROP_IFD: Final = 0xA005
 TAG_ORIENTATION: Final = 0x0112
 DATE_TAGS_IFD0: Final = (0x0132,)  # DateTime
 DATE_TAGS_EXIF: Final = (0x9003, 0x9004, 0x9010, 0x9011, 0x9012, 0x9290, 0x9291, 0x9292)
+_DATE_TAG_SET: Final = frozenset(DATE_TAGS_IFD0 + DATE_TAGS_EXIF)
 
 # Category of well-known tags; everything else in a removed IFD is "other".
 _CATEGORY: Final[dict[int, str]] = {
@@ -479,7 +480,9 @@ class _Layouts:
         self.u16: Final = struct.Struct(endian + "H")
         self.u32: Final = struct.Struct(endian + "I")
         self.values: Final = struct.Struct(endian + "HII")  # an entry's type, count, value
-        self.entry_head: Final = struct.Struct(endian + "HHI")  # tag, type, count (writing)
+        # Writing: an entry with its value inline (up to 4 bytes), or with the value's offset.
+        self.entry_inline: Final = struct.Struct(endian + "HHI4s")
+        self.entry_pointing: Final = struct.Struct(endian + "HHII")
 
 
 _LAYOUTS: Final = {e: _Layouts(e) for e in "<>"}
@@ -553,21 +556,23 @@ def write_ifd(entries: list[OutEntry], start: int, endian: str, next_ifd: int = 
     """
     entries = sorted(entries, key=_tag_of)
     layouts = _LAYOUTS[endian]
-    u16, u32, head = layouts.u16, layouts.u32, layouts.entry_head
-    table = bytearray(u16.pack(len(entries)))
-    data_area = bytearray()
-    data_start = start + 2 + 12 * len(entries) + 4
+    inline, pointing = layouts.entry_inline, layouts.entry_pointing
+    table = [layouts.u16.pack(len(entries))]
+    values: list[bytes] = []
+    offset = start + 2 + 12 * len(entries) + 4  # where the out-of-line values start
     for e in entries:
-        table += head.pack(e.tag, e.type, e.count)
-        if len(e.value) <= 4:
-            table += e.value.ljust(4, b"\x00")
+        value = e.value
+        if len(value) <= 4:
+            table.append(inline.pack(e.tag, e.type, e.count, value))  # "4s" pads with NULs
         else:
-            table += u32.pack(data_start + len(data_area))
-            data_area += e.value
-            if len(data_area) % 2:
-                data_area += b"\x00"
-    table += u32.pack(next_ifd)
-    return bytes(table + data_area)
+            table.append(pointing.pack(e.tag, e.type, e.count, offset))
+            values.append(value)
+            offset += len(value)
+            if len(value) % 2:
+                values.append(b"\x00")
+                offset += 1
+    table.append(layouts.u32.pack(next_ifd))
+    return b"".join(table) + b"".join(values)
 
 
 def _tag_of(entry: OutEntry) -> int:
@@ -678,8 +683,13 @@ def rewrite_exif(data: bytes, policy: MediaPolicy, removals: Removals, label: st
             ("IFD0", dirs.ifd0, DATE_TAGS_IFD0, out0),
             ("ExifIFD", dirs.exif, DATE_TAGS_EXIF, out_exif),
         ):
+            if ifd is None:
+                continue
+            # The date tags present, found in one pass: a lookup of an absent tag scans the
+            # whole table, and most of these are absent from most photos.
+            present = _DATE_TAG_SET.intersection(ifd.entries.tags)
             for tag in tags:
-                ent = ifd.entries.get(tag) if ifd else None
+                ent = ifd.entries[tag] if tag in present else None
                 copied = _copy(r, ent) if ent is not None and ent.type == ASCII else None
                 if copied is not None and ent is not None and ent.count <= 64:
                     out.append(copied)

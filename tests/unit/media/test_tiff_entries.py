@@ -7,6 +7,8 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.errors import CorruptMedia
 from pipeline.media import tiff
@@ -186,3 +188,39 @@ def test_orientation_only_blobs_are_what_build_exif_writes(endian: str) -> None:
     )
     tiff.rewrite_exif(dated, MediaPolicy(keep_dates=True), Removals(), "t")
     assert len(tiff._ORIENTATION_ONLY) == 3
+
+
+def _reference_write_ifd(
+    entries: list[tiff.OutEntry], start: int, endian: str, next_ifd: int = 0
+) -> bytes:
+    """The IFD layout spelled out field by field (TIFF 6.0, section 2)."""
+    out = struct.pack(endian + "H", len(entries))
+    data = b""
+    data_start = start + 2 + 12 * len(entries) + 4
+    for e in sorted(entries, key=lambda e: e.tag):
+        out += struct.pack(endian + "HHI", e.tag, e.type, e.count)
+        if len(e.value) <= 4:
+            out += e.value + b"\x00" * (4 - len(e.value))
+        else:
+            out += struct.pack(endian + "I", data_start + len(data))
+            data += e.value + (b"\x00" if len(e.value) % 2 else b"")
+    return out + struct.pack(endian + "I", next_ifd) + data
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.tuples(st.integers(0, 0xFFFF), st.integers(1, 12), st.binary(max_size=40)),
+        max_size=12,
+    ),
+    start=st.integers(8, 4000),
+    endian=st.sampled_from(["<", ">"]),
+    next_ifd=st.integers(0, 2**32 - 1),
+)
+def test_write_ifd_lays_out_entries_as_tiff_says(
+    values: list[tuple[int, int, bytes]], start: int, endian: str, next_ifd: int
+) -> None:
+    entries = [tiff.OutEntry(tag, typ, len(value), value) for tag, typ, value in values]
+    got = tiff.write_ifd(entries, start, endian, next_ifd)
+    assert got == _reference_write_ifd(entries, start, endian, next_ifd)
+    assert len(got) == tiff.ifd_size(entries)
