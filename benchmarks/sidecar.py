@@ -193,14 +193,19 @@ def _median(rounds: list[Round]) -> Round:
 
 def strip_ms(data: bytes, repeat: int = 15) -> float:
     """Median in-process time of one :func:`pipeline.media.strip_media` call (the part of
-    the proxy's cost that is the stripper itself, not HTTP)."""
+    the proxy's cost that is the stripper itself, not HTTP), under the media policy the
+    benchmarked sidecar applies (the default policy's ``service`` purpose, no consent)."""
+    from pipeline.consent import Consent
     from pipeline.media import strip_media
+    from pipeline.policy.loader import load_policy
+    from pipeline.sidecar.engine import media_policy_for
 
-    strip_media(data)
+    policy = media_policy_for(load_policy(), "service", Consent.none())
+    strip_media(data, policy=policy)
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        strip_media(data)
+        strip_media(data, policy=policy)
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e3
 
