@@ -459,10 +459,10 @@ class FrontProtocol(asyncio.BufferedProtocol):
     async def _serve(self, request: _Request, body_view: memoryview) -> None:
         server = self._server
         engine = server.engine
-        body = server.body_bytes(body_view)
         started = self._loop.time()
         status, out_bytes, keep_alive = 500, 0, request.keep_alive
         try:
+            body = server.body_bytes(body_view)
             status, out_bytes, keep_alive = await self._proxy(request, body)
         except SidecarError as exc:
             status = exc.status
