@@ -115,6 +115,7 @@ def _body_buffer_type() -> Any:
 # detectors._hsnative.BodyBuffer, or None where the C extension is not built (bodies are
 # then read into a bytearray and copied once).
 BodyBuffer: Final[Any] = _body_buffer_type()
+BODY_BUFFER_MIN: Final = 2  # BodyBuffer refuses smaller sizes (CPython's shared bytes)
 
 
 class _Head:
@@ -185,18 +186,19 @@ class FrontServer:
         return FrontProtocol(self)
 
     def take_buffer(self, length: int) -> memoryview | None:
-        """A writable view of exactly ``length`` (at least 2) bytes for a request body,
+        """A writable view of exactly ``length`` bytes for a request body,
         counted against FAST_BODY_BUDGET; None when that would be exceeded (the request is
         handed off).
 
         With the C extension built, the view is of a :class:`BodyBuffer`: the bytes object
         the body is then stripped from, read into by the socket and taken without a copy
-        (:meth:`body_bytes`). Otherwise it is of a bytearray, copied once complete.
+        (:meth:`body_bytes`). Otherwise (or for a 1-byte body, below BodyBuffer's minimum) it
+        is of a bytearray, copied once complete.
         """
         if self.reserved + length > FAST_BODY_BUDGET:
             return None
         self.reserved += length
-        if BodyBuffer is not None:
+        if BodyBuffer is not None and length >= BODY_BUFFER_MIN:
             return memoryview(BodyBuffer(length))
         return memoryview(bytearray(length))
 

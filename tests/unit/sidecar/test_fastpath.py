@@ -267,6 +267,12 @@ async def test_head_longer_than_one_read_takes_the_fast_path(start: Any) -> None
             b"Content-Length: 5\r\nConnection: close\r\n\r\nhello",
             415,
         ),
+        # the same with a 1-byte body (too short for a body buffer of its own)
+        (
+            b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+            b"Content-Length: 1\r\nConnection: close\r\n\r\nA",
+            415,
+        ),
         # chunked body
         (
             b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
