@@ -60,17 +60,6 @@ class _HyperscanFinder:
         return start + found[0] - 2 if found else -1
 
 
-class _NativeFinder:
-    """The C implementation (:func:`detectors._hsnative.jpeg_marker`). It holds no state, and
-    releases the GIL for long searches."""
-
-    def __init__(self, hsnative: Any) -> None:
-        self._find: Callable[[bytes | memoryview, int], int] = hsnative.jpeg_marker
-
-    def __call__(self, data: bytes | memoryview, start: int) -> int:
-        return self._find(data, start)
-
-
 def _first(_pid: int, _start: int, end: int, _flags: int, found: list[int]) -> bool:
     found.append(end)
     return True  # stop scanning: only the first marker matters
@@ -85,7 +74,9 @@ def _build() -> Finder:
     except ImportError:
         pass
     else:
-        return _NativeFinder(hsnative)
+        # The C function itself: it holds no state and releases the GIL for long searches.
+        native: Finder = hsnative.jpeg_marker
+        return native
     try:
         import hyperscan
     except ImportError:

@@ -142,8 +142,6 @@ class AccessLineHandler(logging.Handler):
 
     def __init__(self, stream: TextIO, logger_name: str) -> None:
         super().__init__()
-        self.stream = stream
-        self.logger_name = logger_name
         self.setFormatter(SecondCachedFormatter())
         self.access_lines = AccessLines(stream, logger_name, self.lock, self._write_failed)
 
