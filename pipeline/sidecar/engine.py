@@ -131,7 +131,35 @@ class Engine:
         content_type: str | None = None,
         filename: str | None = None,
     ) -> Stripped:
-        """Strip one media body with the library's stripper.
+        """Strip one media body with the library's stripper: :meth:`strip_now`, on a worker
+        thread for a body above INLINE_STRIP_BYTES (so the event loop keeps serving).
+
+        Raises:
+            SidecarError: as :meth:`strip_now`.
+        """
+        if len(data) <= INLINE_STRIP_BYTES:
+            return self.strip_now(
+                data, consent, where=where, content_type=content_type, filename=filename
+            )
+        policy = self.media_policy(consent)
+        try:
+            result = await asyncio.to_thread(
+                strip_media, data, policy=policy, filename=filename, content_type=content_type
+            )
+        except Exception as exc:
+            raise _strip_error(exc, where) from exc
+        return self._stripped(result, where)
+
+    def strip_now(
+        self,
+        data: bytes,
+        consent: Consent,
+        *,
+        where: str,
+        content_type: str | None = None,
+        filename: str | None = None,
+    ) -> Stripped:
+        """Strip one media body with the library's stripper, on the calling thread.
 
         Args:
             data: the media bytes.
@@ -149,29 +177,26 @@ class Engine:
         """
         policy = self.media_policy(consent)
         try:
-            if len(data) > INLINE_STRIP_BYTES:
-                result = await asyncio.to_thread(
-                    strip_media, data, policy=policy, filename=filename, content_type=content_type
-                )
-            else:
-                result = strip_media(
-                    data, policy=policy, filename=filename, content_type=content_type
-                )
-        except UnsupportedMedia as exc:
-            # The stripper's messages name the format and the reason, never metadata values.
-            msg = f"{where}: not accepted: {exc}"
-            raise Unsupported(msg) from exc
-        except CorruptMedia as exc:
-            msg = f"{where}: corrupt media: {exc}"
-            raise Corrupt(msg) from exc
-        except MediaError as exc:
-            msg = f"{where}: media cannot be stripped ({exc.reason})"
-            raise Corrupt(msg) from exc
+            result = strip_media(data, policy=policy, filename=filename, content_type=content_type)
         except Exception as exc:
-            # Only the type is logged: a library's message might quote file content.
-            log.error("stripper failed on %s: %s", where, type(exc).__name__)
-            msg = f"{where}: media could not be stripped"
-            raise SidecarError(msg) from exc
+            raise _strip_error(exc, where) from exc
+        return self._stripped(result, where)
+
+    def _stripped(self, result: StripResult, where: str) -> Stripped:
         stripped = Stripped(result, where)
         self.metrics.stripped(result.media_type, stripped.categories)
         return stripped
+
+
+def _strip_error(exc: Exception, where: str) -> SidecarError:
+    """The answer for a stripper failure (its message names the format and the reason,
+    never metadata values)."""
+    if isinstance(exc, UnsupportedMedia):
+        return Unsupported(f"{where}: not accepted: {exc}")
+    if isinstance(exc, CorruptMedia):
+        return Corrupt(f"{where}: corrupt media: {exc}")
+    if isinstance(exc, MediaError):
+        return Corrupt(f"{where}: media cannot be stripped ({exc.reason})")
+    # Only the type is logged: a library's message might quote file content.
+    log.error("stripper failed on %s: %s", where, type(exc).__name__)
+    return SidecarError(f"{where}: media could not be stripped")

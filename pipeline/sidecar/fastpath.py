@@ -41,7 +41,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, Final, cast
@@ -52,12 +52,13 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 from pipeline.sidecar.accessline import log_line
 from pipeline.sidecar.accesslog import safe_target
 from pipeline.sidecar.app import ADMIN_PREFIX, PROXY_ENDPOINT, REFUSAL_STATUSES
-from pipeline.sidecar.engine import Engine
+from pipeline.sidecar.engine import INLINE_STRIP_BYTES, Engine, Stripped
 from pipeline.sidecar.exceptions import RequestTimeout, SidecarError
 from pipeline.sidecar.forwarding import (
     HOP_BY_HOP,
     REMOVED_HEADER,
     SMALL_RESPONSE,
+    answer_for,
     consent_of,
     forward_headers_from,
     is_compressed,
@@ -67,10 +68,12 @@ from pipeline.sidecar.forwarding import (
     removed_header,
     response_drop,
     send_upstream,
+    start_upstream,
 )
 from pipeline.sidecar.http1 import MovingTimer, WriteGate
 from pipeline.sidecar.sniff import SNIFF_BYTES, MediaKind, sniff
 from pipeline.sidecar.upstream import (
+    IDEMPOTENT,
     UpstreamError,
     UpstreamPool,
     UpstreamResponse,
@@ -262,6 +265,11 @@ class FrontProtocol(asyncio.BufferedProtocol):
         self._last_target: tuple[str, str] | None = None  # see _safe_target
         self._last_safe = ""
         self._task: asyncio.Task[None] | None = None
+        self._current: _Request | None = None  # the request being served
+        self._started = 0.0  # when serving it began (loop time)
+        # What was sent upstream by start_upstream, kept until its answer in case it must be
+        # sent again (a kept-alive connection that ended before answering).
+        self._resend: tuple[CIMultiDict[str], tuple[bytes | memoryview, ...]] | None = None
         self._timer = MovingTimer(self._loop)  # the connection's timeouts, one at a time
         self._gate = WriteGate()
         self._closed = False
@@ -372,7 +380,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
         assert self._transport is not None  # noqa: S101  # set in connection_made
         self._transport.pause_reading()  # a pipelined next request waits in the buffer
         self._server.engine.metrics.front_path("fast")
-        self._task = self._loop.create_task(self._serve(request, body_view))
+        self._loop.call_soon(self._begin, request, body_view)
 
     def _parse_head(self, head: bytes) -> _Request | None:
         """The request if it may take the fast path, else None (hand it off)."""
@@ -458,29 +466,121 @@ class FrontProtocol(asyncio.BufferedProtocol):
         protocol.connection_made(transport)
         protocol.data_received(data)
 
-    async def _serve(self, request: _Request, body_view: memoryview) -> None:
+    # -- serving ----------------------------------------------------------------------------
+    #
+    # The usual upload is served without a task: strip on the event loop, write the request
+    # on an idle upstream connection, and answer from that connection's callbacks
+    # (UpstreamPool.start). A task takes over where waiting is needed: a body stripped on a
+    # worker thread, no idle upstream connection, a retry, a streamed answer. Either way a
+    # request ends in _complete, once.
+
+    def _begin(self, request: _Request, body_view: memoryview) -> None:
+        """Serve a request whose body is complete (called soon after its last byte)."""
         server = self._server
         engine = server.engine
-        started = self._loop.time()
-        status, out_bytes, keep_alive = 500, 0, request.keep_alive
+        self._current = request
+        self._started = self._loop.time()
         try:
             body = server.body_bytes(body_view)
-            status, out_bytes, keep_alive = await self._proxy(request, body)
-        except SidecarError as exc:
-            status = exc.status
-            if status in REFUSAL_STATUSES:
-                engine.metrics.refused.labels(exc.code).inc()
-            out_bytes = self._write_error(exc.status, exc.code, str(exc), request.keep_alive)
-        except ConnectionError:
-            keep_alive = False  # the client went away while its answer was being written
+            if len(body) > INLINE_STRIP_BYTES:
+                self._task = self._loop.create_task(self._run(self._proxy(request, body)))
+                return
+            consent = consent_of(engine, request.headers)
+            content_type = request.headers.get("Content-Type", "")
+            stripped = engine.strip_now(body, consent, where="body", content_type=content_type)
+            headers = self._forward_headers(request, stripped)
+            parts = stripped.result.parts
+            if start_upstream(server.pool, request.method, request.target, headers, parts, self):
+                self._resend = (headers, parts)
+                return
+            forward = self._forward(request, headers, parts, fresh=False)
+            self._task = self._loop.create_task(self._run(forward))
         except Exception as exc:
-            # Type only: an exception's text could quote request content.
-            log.error("unexpected error on %s: %s", PROXY_ENDPOINT, type(exc).__name__)
-            out_bytes = self._write_error(500, "internal_error", "internal error", False)
-            keep_alive = False
-        finally:
-            self._account(request, status, request.length, out_bytes, self._loop.time() - started)
+            self._complete(*self._error_outcome(exc, request.keep_alive))
+
+    async def _run(self, work: Coroutine[Any, Any, tuple[int, int, bool]]) -> None:
+        """Serve the current request by ``work``, a coroutine giving (status, body bytes
+        answered, keep-alive)."""
+        request = self._current
+        assert request is not None  # noqa: S101  # set by _begin
+        try:
+            outcome = await work
+        except Exception as exc:
+            outcome = self._error_outcome(exc, request.keep_alive)
+        except BaseException:
+            # Cancelled (the loop is shutting down): still accounted, nothing more.
+            self._current = None
+            self._account(request, 500, request.length, 0, self._loop.time() - self._started)
+            raise
+        self._complete(*outcome)
+
+    def _error_outcome(self, exc: Exception, keep_alive: bool) -> tuple[int, int, bool]:
+        """Answer a failed request: (status, body bytes answered, keep-alive)."""
+        if isinstance(exc, SidecarError):
+            if exc.status in REFUSAL_STATUSES:
+                self._server.engine.metrics.refused.labels(exc.code).inc()
+            out = self._write_error(exc.status, exc.code, str(exc), keep_alive)
+            return exc.status, out, keep_alive
+        if isinstance(exc, ConnectionError):
+            return 500, 0, False  # the client went away while its answer was being written
+        # Type only: an exception's text could quote request content.
+        log.error("unexpected error on %s: %s", PROXY_ENDPOINT, type(exc).__name__)
+        return 500, self._write_error(500, "internal_error", "internal error", False), False
+
+    def _complete(self, status: int, out_bytes: int, keep_alive: bool) -> None:
+        """The current request is answered: account for it and go on with the connection."""
+        request = self._current
+        self._current = None
+        self._resend = None
+        if request is not None:
+            seconds = self._loop.time() - self._started
+            self._account(request, status, request.length, out_bytes, seconds)
         self._finish(keep_alive)
+
+    # The upstream's answers to a request sent by start_upstream (upstream.ExchangeHandler).
+
+    def upstream_answered(self, response: UpstreamResponse, body: bytes) -> None:
+        """A small answer, read whole: relay it."""
+        request = self._current
+        if request is None:
+            return
+        try:
+            outcome = self._answer(response, body, request.keep_alive)
+        except Exception as exc:
+            outcome = self._error_outcome(exc, request.keep_alive)
+        self._complete(*outcome)
+
+    def upstream_streaming(self, response: UpstreamResponse) -> None:
+        """A larger or unframed answer: streamed through by a task."""
+        request = self._current
+        if request is None:
+            response.release()
+            return
+        self._resend = None
+        self._task = self._loop.create_task(self._run(self._relayed(response, request.keep_alive)))
+
+    def upstream_failed(self, exc: UpstreamError, retry: bool) -> None:
+        """No answer: sent again on a fresh connection when that is safe, else 502 or 504."""
+        request = self._current
+        if request is None:
+            return
+        resend, self._resend = self._resend, None
+        if retry and resend is not None and request.method in IDEMPOTENT:
+            forward = self._forward(request, resend[0], resend[1], fresh=True)
+            self._task = self._loop.create_task(self._run(forward))
+            return
+        self._complete(*self._error_outcome(answer_for(exc), request.keep_alive))
+
+    def _forward_headers(self, request: _Request, stripped: Stripped) -> CIMultiDict[str]:
+        transport = self._transport
+        assert transport is not None  # noqa: S101  # set in connection_made
+        peer = transport.get_extra_info("peername")
+        remote = peer[0] if isinstance(peer, tuple) and peer else None
+        headers = forward_headers_from(
+            request.headers, remote, "http", request.headers.get("Host", "")
+        )
+        headers[REMOVED_HEADER] = removed_header([stripped])
+        return headers
 
     def _account(
         self, request: _Request, status: int, in_bytes: int, out_bytes: int, seconds: float
@@ -512,50 +612,63 @@ class FrontProtocol(asyncio.BufferedProtocol):
         return self._last_safe
 
     async def _proxy(self, request: _Request, body: bytes) -> tuple[int, int, bool]:
-        """Strip, forward and relay; returns (status, body bytes answered, keep-alive)."""
-        server = self._server
-        engine = server.engine
-        stripped = await engine.strip(
+        """Strip (on a worker thread for a large body), forward and relay."""
+        stripped = await self._server.engine.strip(
             body,
-            consent_of(engine, request.headers),
+            consent_of(self._server.engine, request.headers),
             where="body",
             content_type=request.headers.get("Content-Type", ""),
         )
-        transport = self._transport
-        assert transport is not None  # noqa: S101  # set in connection_made
-        peer = transport.get_extra_info("peername")
-        remote = peer[0] if isinstance(peer, tuple) and peer else None
-        headers = forward_headers_from(
-            request.headers, remote, "http", request.headers.get("Host", "")
-        )
-        headers[REMOVED_HEADER] = removed_header([stripped])
+        headers = self._forward_headers(request, stripped)
+        return await self._forward(request, headers, stripped.result.parts, fresh=False)
+
+    async def _forward(
+        self,
+        request: _Request,
+        headers: CIMultiDict[str],
+        parts: tuple[bytes | memoryview, ...],
+        *,
+        fresh: bool,
+    ) -> tuple[int, int, bool]:
+        """Forward and relay; returns (status, body bytes answered, keep-alive)."""
         upstream = await send_upstream(
-            server.pool, request.method, request.target, headers, stripped.result.parts
+            self._server.pool, request.method, request.target, headers, parts, fresh=fresh
         )
+        return await self._relayed(upstream, request.keep_alive)
+
+    async def _relayed(self, upstream: UpstreamResponse, keep_alive: bool) -> tuple[int, int, bool]:
         try:
-            return await self._relay(upstream, request.keep_alive)
+            return await self._relay(upstream, keep_alive)
         finally:
             upstream.release()
 
+    def _answer(
+        self, upstream: UpstreamResponse, data: bytes, keep_alive: bool
+    ) -> tuple[int, int, bool]:
+        """Relay a response whose whole body is ``data`` (b"" when it has none)."""
+        status = upstream.status
+        no_body = status in _NO_BODY_STATUS or 100 <= status < 200
+        head = _head(
+            status,
+            upstream.reason,
+            upstream.headers,
+            keep_alive,
+            None if no_body else len(data),
+            skip=response_drop(upstream.headers, _RELAY_SKIP),
+        )
+        self._write(head, data)
+        return status, len(data), keep_alive
+
     async def _relay(self, upstream: UpstreamResponse, keep_alive: bool) -> tuple[int, int, bool]:
         # The upstream's headers are written as they come, less those not relayed (no copy).
-        skip = response_drop(upstream.headers, _RELAY_SKIP)
         length = upstream.content_length
         status = upstream.status
         no_body = status in _NO_BODY_STATUS or 100 <= status < 200
         if no_body or (length is not None and length <= SMALL_RESPONSE):
             data = b"" if no_body else await read_answer(upstream)
-            head = _head(
-                status,
-                upstream.reason,
-                upstream.headers,
-                keep_alive,
-                None if no_body else len(data),
-                skip=skip,
-            )
-            self._write(head, data)
-            return status, len(data), keep_alive
+            return self._answer(upstream, data, keep_alive)
         # Larger or unframed answers stream through: the same length, or chunked.
+        skip = response_drop(upstream.headers, _RELAY_SKIP)
         self._write(
             _head(status, upstream.reason, upstream.headers, keep_alive, length, skip=skip), b""
         )

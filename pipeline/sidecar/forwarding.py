@@ -24,6 +24,7 @@ from pipeline.sidecar.exceptions import (
 )
 from pipeline.sidecar.upstream import (
     Body,
+    ExchangeHandler,
     UpstreamError,
     UpstreamPool,
     UpstreamResponse,
@@ -140,8 +141,10 @@ async def send_upstream(
     data: Body,
     *,
     content_length: int | None = None,
+    fresh: bool = False,
 ) -> UpstreamResponse:
-    """Send the request upstream and return its response head.
+    """Send the request upstream and return its response head (on a new connection when
+    ``fresh``: see :meth:`UpstreamPool.request`).
 
     Raises:
         SidecarError: a streamed body's own refusal (408/413/400); 400 when the request line
@@ -150,18 +153,49 @@ async def send_upstream(
     """
     try:
         return await pool.request(
-            method, target, headers.items(), data, content_length=content_length
+            method, target, headers.items(), data, content_length=content_length, fresh=fresh
         )
     except SidecarError:
         raise  # the streamed body's own refusal (408/413/400), raised through the client
     except ValueError:
-        # Only from values the parser let through but HTTP/1.1 cannot carry.
-        msg = "request line or headers cannot be forwarded"
-        raise BadRequest(msg) from None
-    except UpstreamTimeoutError:
-        raise timeout_error() from None
+        raise unforwardable_error() from None
     except UpstreamError as exc:
-        raise unavailable_error(exc) from None
+        raise answer_for(exc) from None
+
+
+def start_upstream(
+    pool: UpstreamPool,
+    method: str,
+    target: str,
+    headers: CIMultiDict[str],
+    data: bytes | tuple[bytes | memoryview, ...],
+    handler: ExchangeHandler,
+) -> bool:
+    """:func:`send_upstream` without a coroutine when it can be done at once (see
+    :meth:`UpstreamPool.start`; responses up to SMALL_RESPONSE are read whole). False: nothing
+    was sent, use send_upstream.
+
+    Raises:
+        SidecarError: 400 when the request line or a header cannot be forwarded.
+    """
+    try:
+        return pool.start(method, target, headers.items(), data, handler, small=SMALL_RESPONSE)
+    except ValueError:
+        raise unforwardable_error() from None
+
+
+def unforwardable_error() -> BadRequest:
+    """The 400 answered for values the parser let through but HTTP/1.1 cannot carry."""
+    msg = "request line or headers cannot be forwarded"
+    return BadRequest(msg)
+
+
+def answer_for(exc: UpstreamError) -> SidecarError:
+    """What the client is answered when the exchange with the upstream failed: 504 when it
+    did not answer in time, else 502."""
+    if isinstance(exc, UpstreamTimeoutError):
+        return timeout_error()
+    return unavailable_error(exc)
 
 
 async def read_answer(upstream: UpstreamResponse) -> bytes:
@@ -172,10 +206,8 @@ async def read_answer(upstream: UpstreamResponse) -> bytes:
     """
     try:
         return await upstream.read()
-    except UpstreamTimeoutError:
-        raise timeout_error() from None
     except UpstreamError as exc:
-        raise unavailable_error(exc) from None
+        raise answer_for(exc) from None
 
 
 def timeout_error() -> UpstreamTimeout:

@@ -217,6 +217,9 @@ class Connection(asyncio.Protocol):
         self._read_paused = False
         self._timed: asyncio.Future[None] | None = None  # the wait the timer may expire
         self._timer = MovingTimer(loop)
+        # Called instead of waking a waiter when an exchange reads the response by callbacks
+        # (upstream.Exchange): on data, end of stream, loss, and room to send.
+        self.on_event: Callable[[], None] | None = None
 
     # -- protocol callbacks -----------------------------------------------------------------
 
@@ -228,6 +231,12 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         """Buffer what arrived; stop reading while the consumer is far behind."""
         self.buffer += data
+        on_event = self.on_event
+        if on_event is not None:
+            # A callback exchange takes at most a bounded head and a small body; it reads
+            # on until then (pausing would leave it waiting for bytes it needs).
+            on_event()
+            return
         if len(self.buffer) > MAX_BUFFERED and not self._read_paused and self.transport:
             self._read_paused = True
             self.transport.pause_reading()
@@ -236,14 +245,14 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         """The upstream will send nothing more; close our side too."""
         self.eof = True
-        self._wake()
+        self._notify()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Wake every waiter: reads see EOF (or the error), a drain sees the error."""
         self.eof = True
         self.error = exc
-        self._wake()
+        self._notify()
         self._gate.lost("upstream connection lost")
         self._timer.cancel()
 
@@ -254,6 +263,15 @@ class Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         """The send buffer drained below its low-water mark."""
         self._gate.resume()
+        if self.on_event is not None:
+            self.on_event()  # progress on the send: the exchange's timeout starts over
+
+    def _notify(self) -> None:
+        on_event = self.on_event
+        if on_event is not None:
+            on_event()
+        else:
+            self._wake()
 
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None
@@ -307,6 +325,15 @@ class Connection(asyncio.Protocol):
             raise ConnectionResetError(msg)
         if self._gate.paused:
             await self._wait(timeout, drain=True)
+
+    def arm(self, timeout: float, callback: Callable[[], None]) -> None:
+        """Call ``callback`` unless re-armed or disarmed within ``timeout`` seconds (for a
+        callback exchange; a coroutine's wait arms its own)."""
+        self._timer.arm_at(self.loop.time() + timeout, callback)
+
+    def disarm(self) -> None:
+        """Nothing armed any more (see :meth:`arm`)."""
+        self._timer.disarm()
 
     def take(self, n: int) -> bytes:
         """Remove and return the first ``n`` buffered bytes (fewer if fewer are there)."""

@@ -32,7 +32,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterable, Iterable
-from typing import Final, TypeAlias
+from typing import Final, Protocol, TypeAlias
 from urllib.parse import urlsplit
 
 from multidict import CIMultiDict
@@ -53,6 +53,8 @@ from pipeline.sidecar.http1 import (
 __all__ = [
     "Body",
     "BodyChunks",
+    "Exchange",
+    "ExchangeHandler",
     "Slots",
     "UpstreamClosedError",
     "UpstreamConnectError",
@@ -489,6 +491,7 @@ class UpstreamPool:
         body: Body,
         *,
         content_length: int | None = None,
+        fresh: bool = False,
     ) -> UpstreamResponse:
         """Send one request and return the response once its head has arrived.
 
@@ -502,6 +505,8 @@ class UpstreamPool:
                 iterable of chunks (streamed), or None.
             content_length: for a streamed body, its length when known (then it is sent
                 with ``Content-Length``; else chunked).
+            fresh: send it on a new connection, and do not retry (the retry of a request
+                whose reused connection failed in :meth:`start`).
 
         Raises:
             ValueError: a method, target or header that cannot be sent as it is.
@@ -526,11 +531,11 @@ class UpstreamPool:
         else:
             framing = "Transfer-Encoding: chunked\r\n\r\n"
         head = self._head(method, target, headers, framing)
-        retry = method in IDEMPOTENT and not isinstance(body, AsyncIterable)
+        retry = method in IDEMPOTENT and not isinstance(body, AsyncIterable) and not fresh
         if not self._slots.try_take():
             await self._slots.take()
         while True:
-            conn = self._take_idle()
+            conn = None if fresh else self._take_idle()
             try:
                 if conn is None:
                     conn = await self._connect()
@@ -655,45 +660,245 @@ class UpstreamPool:
             raw = await self._head_bytes(conn, first=first)
             first = False
             minor, status, reason, headers = parse_head(raw)
-            if status >= 200:
-                break
-            if status == 101:
-                # The proxy never asks for an upgrade (Upgrade is hop-by-hop and dropped).
-                msg = "upstream switched protocols without being asked"
-                raise UpstreamProtocolError(msg)
-            # 100 Continue, 102, 103 Early Hints: interim, not relayed; the final one follows.
-        connection = {
-            t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")
-        }
-        keep_alive = "close" not in connection and (minor == 1 or "keep-alive" in connection)
-        encodings = headers.getall("Transfer-Encoding", ())
-        lengths = headers.getall("Content-Length", ())
-        if method == "HEAD" or status in (204, 304):
-            framing, length = "length", 0
-            if lengths:
-                content_length(lengths)  # validated, not used: there is no body
-        elif encodings:
-            if lengths:
-                msg = "upstream response has both Transfer-Encoding and Content-Length"
-                raise UpstreamProtocolError(msg)
-            if ",".join(encodings).strip().lower() != "chunked":
-                msg = "upstream response uses a transfer coding other than chunked"
-                raise UpstreamProtocolError(msg)
-            framing, length = "chunked", None
-        elif lengths:
-            framing, length = "length", content_length(lengths)
+            if _is_final(status):
+                return _response_for(self, conn, method, minor, status, reason, headers)
+
+    # -- requests by callbacks --------------------------------------------------------------
+
+    def start(
+        self,
+        method: str,
+        target: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes | tuple[bytes | memoryview, ...],
+        handler: ExchangeHandler,
+        *,
+        small: int,
+    ) -> bool:
+        """Send one request without a coroutine, if that can be done at once.
+
+        It can when a connection slot is free and a kept-alive connection is idle: the
+        request is then written, and the response is read by callbacks on that connection
+        (:class:`Exchange`), which end in exactly one call of ``handler``'s
+        ``upstream_answered`` (a ``Content-Length`` body of at most ``small`` bytes, read
+        whole), ``upstream_streaming`` (any other body, left on the connection for
+        :meth:`UpstreamResponse.iter_chunks`) or ``upstream_failed``. Those calls come from
+        the event loop, never from within this method. Otherwise nothing is sent and this
+        returns False: use :meth:`request`, which waits for a slot or connects.
+
+        What a request by :meth:`request` would get, it gets here: the same head, limits,
+        timeouts and response checks; a connection goes back to the pool only after a
+        complete exchange.
+
+        Raises:
+            ValueError: a method, target or header that cannot be sent as it is.
+        """
+        if self._closed:
+            return False
+        if isinstance(body, bytes):
+            length = len(body)
         else:
-            framing, length, keep_alive = "close", None, False
-        return UpstreamResponse(
-            self,
-            conn,
-            status,
-            reason,
-            headers,
-            framing=framing,
-            content_length=length,
-            keep_alive=keep_alive,
-        )
+            length = sum(len(piece) for piece in body)
+        head = self._head(method, target, headers, f"Content-Length: {length}\r\n\r\n")
+        if not self._slots.try_take():
+            return False
+        conn = self._take_idle()
+        transport = None if conn is None else conn.transport
+        if conn is None or transport is None:
+            self._slots.release()
+            return False
+        exchange = Exchange(self, conn, method, handler, small)
+        conn.on_event = exchange.progress
+        conn.arm(self.read_timeout, exchange.expire)
+        if isinstance(body, bytes):
+            transport.writelines((head, body) if body else (head,))
+        else:
+            transport.writelines((head, *body))
+        return True
+
+
+def _is_final(status: int) -> bool:
+    """True for a final status; False for an interim one that is skipped (100 Continue, 102,
+    103 Early Hints: not relayed, the final one follows).
+
+    Raises:
+        UpstreamProtocolError: 101, which the proxy never asks for (Upgrade is hop-by-hop
+            and dropped).
+    """
+    if status >= 200:
+        return True
+    if status == 101:
+        msg = "upstream switched protocols without being asked"
+        raise UpstreamProtocolError(msg)
+    return False
+
+
+def _response_for(
+    pool: UpstreamPool,
+    conn: Connection,
+    method: str,
+    minor: int,
+    status: int,
+    reason: str,
+    headers: CIMultiDict[str],
+) -> UpstreamResponse:
+    """The response to ``method`` with this final head: its framing decided (RFC 9112 6.3).
+
+    Raises:
+        UpstreamProtocolError: framing that is ambiguous or not supported.
+    """
+    connection = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
+    keep_alive = "close" not in connection and (minor == 1 or "keep-alive" in connection)
+    encodings = headers.getall("Transfer-Encoding", ())
+    lengths = headers.getall("Content-Length", ())
+    if method == "HEAD" or status in (204, 304):
+        framing, length = "length", 0
+        if lengths:
+            content_length(lengths)  # validated, not used: there is no body
+    elif encodings:
+        if lengths:
+            msg = "upstream response has both Transfer-Encoding and Content-Length"
+            raise UpstreamProtocolError(msg)
+        if ",".join(encodings).strip().lower() != "chunked":
+            msg = "upstream response uses a transfer coding other than chunked"
+            raise UpstreamProtocolError(msg)
+        framing, length = "chunked", None
+    elif lengths:
+        framing, length = "length", content_length(lengths)
+    else:
+        framing, length, keep_alive = "close", None, False
+    return UpstreamResponse(
+        pool,
+        conn,
+        status,
+        reason,
+        headers,
+        framing=framing,
+        content_length=length,
+        keep_alive=keep_alive,
+    )
+
+
+class ExchangeHandler(Protocol):
+    """Who is told how a request sent by :meth:`UpstreamPool.start` ended (exactly one call)."""
+
+    def upstream_answered(self, response: UpstreamResponse, body: bytes) -> None:
+        """A final response framed by ``Content-Length`` (or without a body by definition),
+        read whole; its connection is already released."""
+
+    def upstream_streaming(self, response: UpstreamResponse) -> None:
+        """A final response whose body is chunked, close-delimited or larger than ``small``:
+        read it with ``iter_chunks`` and release it, as a response from ``request``."""
+
+    def upstream_failed(self, exc: UpstreamError, retry: bool) -> None:
+        """The exchange failed (its connection is closed). ``retry`` is True when a reused
+        connection ended before any byte of the answer: the request may be sent again on a
+        fresh connection (``request(..., fresh=True)``) if its method is idempotent."""
+
+
+class Exchange:
+    """A request sent by :meth:`UpstreamPool.start`, its response read by callbacks.
+
+    The connection calls :meth:`progress` on every event (bytes, end of stream, loss, room
+    to send) and :meth:`expire` when ``read_timeout`` passes without one. The checks are
+    those of :meth:`UpstreamPool.request`: bounded head, strict parse, interim answers
+    skipped, framing by :func:`_response_for`.
+    """
+
+    def __init__(
+        self,
+        pool: UpstreamPool,
+        conn: Connection,
+        method: str,
+        handler: ExchangeHandler,
+        small: int,
+    ) -> None:
+        self._pool = pool
+        self._conn: Connection | None = conn
+        self._method = method
+        self._handler = handler
+        self._small = small
+        self._heads = 0  # response heads parsed so far (interim ones included)
+        self._response: UpstreamResponse | None = None
+
+    def progress(self) -> None:
+        """Act on what the connection has: parse the head, then take a small body."""
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            self._advance(conn)
+        except _NothingReceivedError:
+            msg = "upstream closed the connection before answering"
+            self._fail(UpstreamClosedError(msg), retry=conn.reused)
+        except UpstreamError as exc:
+            self._fail(exc, retry=False)
+
+    def expire(self) -> None:
+        """``read_timeout`` passed without progress."""
+        self._fail(UpstreamTimeoutError("upstream did not answer in time"), retry=False)
+
+    def _advance(self, conn: Connection) -> None:
+        response = self._response
+        while response is None:
+            buffer = conn.buffer
+            end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD_BYTES)
+            if end < 0:
+                if len(buffer) >= MAX_HEAD_BYTES:
+                    msg = "upstream response head too large"
+                    raise UpstreamProtocolError(msg)
+                if conn.eof:
+                    if not self._heads and not buffer:
+                        raise _NothingReceivedError
+                    msg = "upstream closed the connection in the middle of its response head"
+                    raise UpstreamClosedError(msg)
+                conn.arm(self._pool.read_timeout, self.expire)
+                return
+            minor, status, reason, headers = parse_head(conn.take(end + 4))
+            self._heads += 1
+            if _is_final(status):
+                response = _response_for(
+                    self._pool, conn, self._method, minor, status, reason, headers
+                )
+                self._response = response
+                if response._framing != "length" or (response.content_length or 0) > self._small:
+                    self._detach(conn)
+                    self._handler.upstream_streaming(response)
+                    return
+        length = response.content_length or 0
+        if len(conn.buffer) < length:
+            if conn.eof:
+                msg = "upstream closed the connection before the end of its response body"
+                raise UpstreamClosedError(msg)
+            conn.arm(self._pool.read_timeout, self.expire)
+            return
+        body = conn.take(length) if length else b""
+        response._done = True
+        self._detach(conn)
+        response.release()
+        self._handler.upstream_answered(response, body)
+
+    def _detach(self, conn: Connection) -> None:
+        conn.on_event = None
+        conn.disarm()
+        self._conn = None
+
+    def _fail(self, exc: UpstreamError, *, retry: bool) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        self._detach(conn)
+        response = self._response
+        if response is not None:
+            response.release()  # its body was not read to the end: closes the connection
+        else:
+            self._pool._discard(conn)
+        if retry:
+            # The others may be as stale as this one (as in request()).
+            for stale in self._pool._idle:
+                stale.close()
+            self._pool._idle.clear()
+        self._handler.upstream_failed(exc, retry)
 
 
 class _NothingReceivedError(Exception):

@@ -29,6 +29,7 @@ from pipeline.sidecar.server import serve
 from pipeline.sidecar.settings import SidecarSettings
 from tests.unit.sidecar.conftest import KEY, Upstream
 from tests.unit.sidecar.kit import GPS_JPEG, gps, multipart, personal_tags, pixels
+from tests.unit.sidecar.test_upstream import OK, RawServer
 
 JPEG = GPS_JPEG.read_bytes()
 
@@ -128,6 +129,112 @@ async def test_upload_is_stripped_on_the_fast_path(start: Any) -> None:
     lat = gps(got.body)[2]  # location=granted: kept, coarsened to 0.01 degree
     assert float(lat[0]) + float(lat[1]) / 60 == pytest.approx(43.47, abs=0.01)
     assert sidecar.paths() == {"fast": 1.0}
+
+
+async def test_uploads_on_an_idle_upstream_connection_are_answered_by_callbacks(
+    start: Any,
+) -> None:
+    # The first upload opens the upstream connection (a task, send_upstream); the next ones
+    # find it idle and are sent and answered by callbacks (UpstreamPool.start). Both ways
+    # must forward and answer the same.
+    # Tasks the loop is asked to create, by their coroutine's name (FrontProtocol._run) or,
+    # compiled, its type's (_run_FrontProtocol_gen).
+    created: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        created.append(getattr(coro, "__qualname__", "") or type(coro).__name__)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(factory)
+    sidecar, upstream = await start()
+    answers = []
+    async with aiohttp.ClientSession() as session:
+        for i in range(3):
+            async with session.post(
+                sidecar.url + f"/photos/{i}",
+                data=JPEG,
+                headers={"Content-Type": "image/jpeg"},
+            ) as resp:
+                answers.append(
+                    (resp.status, resp.headers["X-Upstream"], resp.headers.getall("Set-Cookie"))
+                )
+                assert await resp.read() == b"stored"
+    loop.set_task_factory(None)
+    # One task to serve the first upload (its coroutine, and the one it awaits, are those
+    # of FrontProtocol._run): none for the others.
+    assert len([name for name in created if "_run" in name and "Front" in name]) == 1, created
+    assert answers == [(200, "yes", ["a=1; Path=/", "b=2; Path=/"])] * 3
+    assert [got.path_qs for got in upstream.received] == ["/photos/0", "/photos/1", "/photos/2"]
+    assert len({got.body for got in upstream.received}) == 1
+    assert personal_tags(upstream.received[-1].body) == set()
+    assert pixels(upstream.received[-1].body) == pixels(JPEG)
+    removed = {got.headers["X-Veil-Removed"] for got in upstream.received}
+    assert len(removed) == 1 and "location" in removed.pop()
+    assert sidecar.paths() == {"fast": 3.0}
+
+
+async def _raw_upstream(script: Any) -> tuple[RawServer, asyncio.Server]:
+    raw = RawServer(script)
+    server = await asyncio.start_server(raw.handle, "127.0.0.1", 0)
+    raw.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    return raw, server
+
+
+@pytest.mark.parametrize(("method", "second"), [("PUT", 200), ("POST", 502)])
+async def test_kept_alive_upstream_connection_dropped_before_answering(
+    start: Any, method: str, second: int
+) -> None:
+    # Each upstream connection answers its first request and drops on the second unanswered.
+    # An idempotent PUT is sent again on a fresh connection; a POST is not (it may have been
+    # acted on) and gets 502.
+    raw, server = await _raw_upstream(lambda c, n, got: OK if n == 1 else None)
+    try:
+        sidecar, _ = await start(upstream=raw.url)
+        upload = _upload(JPEG).replace(b"POST ", method.encode() + b" ", 1)
+        first = await sidecar.raw(upload, read_until_close=False)
+        reader, writer = await asyncio.open_connection("127.0.0.1", sidecar.port)
+        writer.write(
+            upload
+            + _upload(JPEG, extra="Connection: close\r\n").replace(
+                b"POST ", method.encode() + b" ", 1
+            )
+        )
+        rest = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    finally:
+        server.close()
+    assert _statuses(first) == [200]
+    if second == 200:
+        assert _statuses(rest) == [200, 200]
+        assert [(got.connection, got.complete) for got in raw.received] == [
+            (1, True),
+            (1, True),  # dropped unanswered: sent again on connection 2
+            (2, True),
+            (2, True),  # the same again
+            (3, True),
+        ]
+    else:
+        assert _statuses(rest)[0] == 502
+        assert b"upstream_unavailable" in rest
+        assert JPEG[:100] not in rest
+    assert sidecar.paths()["fast"] >= 2
+
+
+async def test_upstream_silent_on_a_kept_alive_connection_is_504(start: Any) -> None:
+    raw, server = await _raw_upstream(lambda c, n, got: OK if n == 1 else b"")
+    try:
+        sidecar, _ = await start(upstream=raw.url, upstream_timeout=0.3)
+        reader, writer = await asyncio.open_connection("127.0.0.1", sidecar.port)
+        writer.write(_upload(JPEG))
+        assert _statuses(await asyncio.wait_for(reader.read(200), 5)) == [200]
+        writer.write(_upload(JPEG, extra="Connection: close\r\n"))
+        rest = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    finally:
+        server.close()
+    assert _statuses(rest) == [504]
+    assert b"upstream_timeout" in rest
 
 
 async def test_keep_alive_and_pipelined_requests_are_answered_in_order(start: Any) -> None:
@@ -425,13 +532,16 @@ async def test_large_upstream_answer_is_streamed_back(start: Any) -> None:
     try:
         other, _ = await start(upstream=str(server.make_url("")).rstrip("/"))
         async with aiohttp.ClientSession() as session:
-            async with session.post(
-                other.url + "/big", data=JPEG, headers={"Content-Type": "image/jpeg"}
-            ) as resp:
-                body = await resp.read()
-        assert resp.status == 200
-        assert body == b"".join(bytes([i]) * 20_000 for i in range(40))
-        assert other.paths() == {"fast": 1.0}
+            # The second finds an idle upstream connection: its answer is handed from the
+            # connection's callbacks to a task that streams it.
+            for _ in range(2):
+                async with session.post(
+                    other.url + "/big", data=JPEG, headers={"Content-Type": "image/jpeg"}
+                ) as resp:
+                    body = await resp.read()
+                assert resp.status == 200
+                assert body == b"".join(bytes([i]) * 20_000 for i in range(40))
+        assert other.paths() == {"fast": 2.0}
     finally:
         await server.close()
 

@@ -13,6 +13,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -21,8 +22,10 @@ from pipeline.sidecar.upstream import (
     Slots,
     UpstreamClosedError,
     UpstreamConnectError,
+    UpstreamError,
     UpstreamPool,
     UpstreamProtocolError,
+    UpstreamResponse,
     UpstreamTimeoutError,
 )
 
@@ -465,3 +468,192 @@ async def test_body_in_pieces_is_sent_whole_with_its_total_length(serve: Serve) 
     assert b"\r\nContent-Length: 69010\r\n" in got.head
     assert got.body == b"head-" + image[1000:] + b"-tail"
     await pool.close()
+
+
+# -- requests by callbacks (UpstreamPool.start) -----------------------------------------------
+
+
+class Handler:
+    """An ExchangeHandler recording its calls; ``done`` resolves on the first."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def _record(self, kind: str, value: Any) -> None:
+        self.calls.append((kind, value))
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def upstream_answered(self, response: UpstreamResponse, body: bytes) -> None:
+        self._record("answered", (response.status, response.headers.get("X-A"), body))
+
+    def upstream_streaming(self, response: UpstreamResponse) -> None:
+        self._record("streaming", response)
+
+    def upstream_failed(self, exc: UpstreamError, retry: bool) -> None:
+        self._record("failed", (type(exc), retry))
+
+    async def outcome(self) -> tuple[str, Any]:
+        await asyncio.wait_for(self.done, 5)
+        await asyncio.sleep(0.05)  # a second call would come now
+        assert len(self.calls) == 1, self.calls
+        return self.calls[0]
+
+
+async def _warm(pool: UpstreamPool) -> None:
+    # One exchange by request(), so that a kept-alive connection is idle.
+    resp = await pool.request("POST", "/warm", [], b"w")
+    await resp.read()
+
+
+def _start(pool: UpstreamPool, handler: Handler, body: Any = b"x", method: str = "POST") -> bool:
+    return pool.start(method, "/cb", [("X-B", "2")], body, handler, small=1000)
+
+
+async def test_start_without_an_idle_connection_sends_nothing(serve: Serve) -> None:
+    raw = await serve(lambda c, n, got: OK)
+    pool = _pool(raw.url)
+    free = pool._slots.free
+    assert not _start(pool, Handler())
+    await asyncio.sleep(0.05)
+    assert raw.received == []
+    assert pool._slots.free == free
+
+
+async def test_start_answers_a_small_body_by_callback_and_reuses_the_connection(
+    serve: Serve,
+) -> None:
+    answer = (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 5\r\n\r\nhello"
+    )
+    raw = await serve(lambda c, n, got: answer if n > 1 else OK)
+    pool = _pool(raw.url)
+    await _warm(pool)
+    free = pool._slots.free
+    for _ in range(2):
+        handler = Handler()
+        assert _start(pool, handler, (b"ab", memoryview(b"cd")))
+        assert await handler.outcome() == ("answered", (200, "1", b"hello"))
+        assert raw.received[-1].body == b"abcd"
+        assert raw.received[-1].head.startswith(b"POST /base/cb HTTP/1.1\r\n")
+        assert b"\r\nContent-Length: 4\r\n" in raw.received[-1].head
+        assert pool._slots.free == free  # given back, the connection idle again
+    assert raw.connections == 1
+
+
+async def test_start_reads_a_head_and_body_that_arrive_in_pieces() -> None:
+    answer = b"HTTP/1.1 200 OK\r\nX-A: 3\r\nContent-Length: 6\r\n\r\nabcdef"
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            for i in range(0, len(answer), 7):  # the head split mid-line, the body in two
+                writer.write(answer[i : i + 7])
+                await writer.drain()
+                await asyncio.sleep(0.01)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        pool = _pool(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        await _warm(pool)
+        handler = Handler()
+        assert _start(pool, handler)
+        assert await handler.outcome() == ("answered", (200, "3", b"abcdef"))
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n" + b"h" * 1001,  # above small=1000
+    ],
+    ids=["chunked", "larger-than-small"],
+)
+async def test_start_hands_other_bodies_over_for_streaming(serve: Serve, answer: bytes) -> None:
+    raw = await serve(lambda c, n, got: answer if n > 1 else OK)
+    pool = _pool(raw.url)
+    await _warm(pool)
+    handler = Handler()
+    assert _start(pool, handler)
+    kind, response = await handler.outcome()
+    assert kind == "streaming"
+    body = b"".join([piece async for piece in response.iter_chunks()])
+    assert body == answer.split(b"\r\n\r\n", 1)[1].replace(b"5\r\n", b"").split(b"\r\n")[0]
+    handler2 = Handler()
+    assert _start(pool, handler2)  # the body was read to its end: the connection is reused
+    assert (await handler2.outcome())[0] == "streaming"
+    assert raw.connections == 1
+
+
+async def test_start_on_a_connection_the_upstream_dropped_may_be_retried(serve: Serve) -> None:
+    # The kept-alive connection ends without an answer: the handler is told it may send the
+    # request again (on a fresh connection), and stale idle connections are dropped.
+    raw = await serve(lambda c, n, got: OK if n == 1 else None)
+    pool = _pool(raw.url)
+    await _warm(pool)
+    free = pool._slots.free
+    handler = Handler()
+    assert _start(pool, handler, method="PUT")
+    assert await handler.outcome() == ("failed", (UpstreamClosedError, True))
+    assert pool._slots.free == free
+    assert pool._idle == []
+    resp = await pool.request("PUT", "/cb", [], b"x", fresh=True)
+    assert (resp.status, await resp.read()) == (200, b"ok")
+    assert raw.connections == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n", UpstreamProtocolError),
+        (b"HTTP/1.1 101 Switching\r\n\r\n", UpstreamProtocolError),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nabc",
+            UpstreamClosedError,
+        ),
+        # HTTP/1.0: the server closes after writing it (RawServer), in the middle of the head.
+        (b"HTTP/1.0 200 OK\r\nContent-Le", UpstreamClosedError),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            UpstreamProtocolError,
+        ),
+    ],
+    ids=["bad-status", "101", "body-cut", "head-cut", "two-lengths"],
+)
+async def test_start_fails_closed_on_a_bad_answer(
+    serve: Serve, answer: bytes, error: type[Exception]
+) -> None:
+    raw = await serve(lambda c, n, got: OK if n == 1 else answer)
+    pool = _pool(raw.url)
+    await _warm(pool)
+    free = pool._slots.free
+    handler = Handler()
+    assert _start(pool, handler)
+    assert await handler.outcome() == ("failed", (error, False))
+    assert pool._slots.free == free
+    assert pool._idle == []  # that connection is closed, never reused
+
+
+async def test_start_times_out_when_the_upstream_does_not_answer(serve: Serve) -> None:
+    raw = await serve(lambda c, n, got: OK if n == 1 else b"")  # then silence
+    pool = _pool(raw.url, read_timeout=0.2)
+    await _warm(pool)
+    handler = Handler()
+    assert _start(pool, handler)
+    assert await handler.outcome() == ("failed", (UpstreamTimeoutError, False))
+    assert pool._idle == []
+
+
+async def test_start_refuses_an_unsendable_header_before_taking_anything(serve: Serve) -> None:
+    raw = await serve(lambda c, n, got: OK)
+    pool = _pool(raw.url)
+    await _warm(pool)
+    free, idle = pool._slots.free, list(pool._idle)
+    with pytest.raises(ValueError, match="forbidden"):
+        pool.start("POST", "/cb", [("X-B", "a\nb")], b"x", Handler(), small=1000)
+    assert (pool._slots.free, pool._idle) == (free, idle)
