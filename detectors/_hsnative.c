@@ -8,10 +8,12 @@
  * byte) sorted by (id, start, -end), without spans nested in an earlier, longer span of the
  * same pattern. The library is the system's libhs (Debian libhyperscan5), linked dynamically.
  *
- * Two plain C helpers (no Hyperscan) for the sidecar's upload path live here too, the one C
+ * Plain C helpers (no Hyperscan) for the sidecar's upload path live here too, the one C
  * extension the build makes: jpeg_marker serves pipeline.media.markers (where a JPEG's
- * entropy-coded data ends) and BodyBuffer lets a request body be read from the socket
- * straight into the bytes object that is then stripped (no copy of the upload).
+ * entropy-coded data ends), BodyBuffer lets a request body be read from the socket
+ * straight into the bytes object that is then stripped (no copy of the upload), and
+ * http_head splits the usual, strictly well-formed HTTP/1.x head (the sidecar's requests
+ * and its upstream's responses) in one pass.
  *
  * Thread safety: a Matcher scan holds the GIL throughout (it takes microseconds), so the one
  * scratch space per Matcher is never used by two scans at once. A long jpeg_marker search
@@ -349,6 +351,117 @@ static PyTypeObject BodyBufferType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ---- HTTP/1.1 heads -------------------------------------------------------------------- */
+
+/* RFC 9110 5.6.2 tchar. */
+static unsigned char TCHAR[256];
+
+static void init_tchar(void) {
+    const char *extra = "!#$%&'*+-.^_`|~";
+    for (int c = '0'; c <= '9'; c++) TCHAR[c] = 1;
+    for (int c = 'a'; c <= 'z'; c++) TCHAR[c] = 1;
+    for (int c = 'A'; c <= 'Z'; c++) TCHAR[c] = 1;
+    for (const char *e = extra; *e; e++) TCHAR[(unsigned char)*e] = 1;
+}
+
+/* The header lines at buf[0:len), each "name:OWS value OWS CRLF", then the final CRLF, as a
+ * list of (name, value) str pairs with the value's surrounding SP/HTAB stripped. NULL with
+ * no exception set when a line is anything else: a name not a token, a byte outside
+ * SP/HTAB/0x21-0x7E in a value, a bare CR or LF, a folded line, no final empty line. */
+static PyObject *header_pairs(const unsigned char *p, const unsigned char *end) {
+    PyObject *pairs = PyList_New(0);
+    if (pairs == NULL) return NULL;
+    for (;;) {
+        if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') {
+            if (p + 2 == end) return pairs;
+            goto refuse;
+        }
+        const unsigned char *name = p;
+        while (p < end && TCHAR[*p]) p++;
+        if (p == name || p >= end || *p != ':') goto refuse;
+        Py_ssize_t name_len = p - name;
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t')) p++;
+        const unsigned char *value = p;
+        const unsigned char *value_end = p; /* after the last non-OWS byte */
+        while (p < end && *p != '\r') {
+            unsigned char c = *p;
+            if (c >= 0x21 && c <= 0x7E) {
+                value_end = p + 1;
+            } else if (c != ' ' && c != '\t') {
+                goto refuse;
+            }
+            p++;
+        }
+        if (end - p < 2 || p[1] != '\n') goto refuse;
+        p += 2;
+        PyObject *pair = Py_BuildValue(
+            "(s#s#)", (const char *)name, name_len, (const char *)value, value_end - value);
+        if (pair == NULL) goto refuse; /* the exception set tells the caller */
+        int added = PyList_Append(pairs, pair);
+        Py_DECREF(pair);
+        if (added < 0) goto refuse;
+    }
+refuse:
+    Py_DECREF(pairs);
+    return NULL;
+}
+
+/* http_head(head: bytes, response: bool) -> tuple | None */
+static PyObject *http_head(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs != 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "http_head(head: bytes, response: bool)");
+        return NULL;
+    }
+    int response = PyObject_IsTrue(args[1]);
+    if (response < 0) return NULL;
+    const unsigned char *buf = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    const unsigned char *end = buf + PyBytes_GET_SIZE(args[0]);
+    const unsigned char *p = buf;
+    PyObject *pairs;
+    if (!response) {
+        /* method SP origin-or-other-form SP "HTTP/1.1" CRLF */
+        const unsigned char *method = p;
+        while (p < end && TCHAR[*p]) p++;
+        if (p == method || p >= end || *p != ' ') Py_RETURN_NONE;
+        Py_ssize_t method_len = p - method;
+        const unsigned char *target = ++p;
+        while (p < end && *p >= 0x21 && *p <= 0x7E) p++;
+        if (p == target || end - p < 11 || memcmp(p, " HTTP/1.1\r\n", 11) != 0) Py_RETURN_NONE;
+        Py_ssize_t target_len = p - target;
+        pairs = header_pairs(p + 11, end);
+        if (pairs == NULL) {
+            if (PyErr_Occurred()) return NULL;
+            Py_RETURN_NONE;
+        }
+        return Py_BuildValue("(s#s#N)", (const char *)method, method_len,
+                             (const char *)target, target_len, pairs);
+    }
+    /* "HTTP/1." DIGIT SP 3DIGIT [SP reason] CRLF, the status 100-999 */
+    if (end - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') ||
+        p[8] != ' ' || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' ||
+        p[11] < '0' || p[11] > '9')
+        Py_RETURN_NONE;
+    int minor = p[7] - '0';
+    int status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    p += 12;
+    const unsigned char *reason = p;
+    Py_ssize_t reason_len = 0;
+    if (p < end && *p == ' ') {
+        reason = ++p;
+        while (p < end && ((*p >= 0x20 && *p <= 0x7E) || *p == '\t')) p++;
+        reason_len = p - reason;
+    }
+    if (end - p < 2 || p[0] != '\r' || p[1] != '\n') Py_RETURN_NONE;
+    pairs = header_pairs(p + 2, end);
+    if (pairs == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(iis#N)", minor, status, (const char *)reason, reason_len, pairs);
+}
+
 static PyObject *version(PyObject *mod, PyObject *unused) {
     (void)mod;
     (void)unused;
@@ -360,6 +473,11 @@ static PyMethodDef module_methods[] = {
     {"jpeg_marker", (PyCFunction)(void (*)(void))jpeg_marker, METH_FASTCALL,
      "jpeg_marker(data: bytes-like, start: int) -> int: the offset of the first JPEG marker "
      "(0xFF then a byte other than 0x00, 0xD0-0xD7, 0xFF) in data at or after start, or -1."},
+    {"http_head", (PyCFunction)(void (*)(void))http_head, METH_FASTCALL,
+     "http_head(head: bytes, response: bool) -> tuple | None: a strictly well-formed, "
+     "ASCII-only HTTP/1.x head split up. A request (HTTP/1.1 only): (method, target, "
+     "headers); a response: (minor, status, reason, headers); headers a list of (name, "
+     "value) with values stripped of SP/HTAB. None for anything else (parse it otherwise)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -372,6 +490,7 @@ static struct PyModuleDef moduledef = {
 };
 
 PyMODINIT_FUNC PyInit__hsnative(void) {
+    init_tchar();
     if (PyType_Ready(&MatcherType) < 0) return NULL;
     if (PyType_Ready(&BodyBufferType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moduledef);

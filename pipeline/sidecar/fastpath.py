@@ -36,7 +36,6 @@ header.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 import re
@@ -70,7 +69,7 @@ from pipeline.sidecar.forwarding import (
     send_upstream,
     start_upstream,
 )
-from pipeline.sidecar.http1 import MovingTimer, WriteGate
+from pipeline.sidecar.http1 import HTTP_HEAD, MovingTimer, WriteGate, native_helper
 from pipeline.sidecar.sniff import SNIFF_BYTES, MediaKind, sniff
 from pipeline.sidecar.upstream import (
     IDEMPOTENT,
@@ -94,31 +93,65 @@ HEAD_READ: Final = 4096
 # Not Final: compiled code would inline it, and the tests lower it.
 FAST_BODY_BUDGET = 256 * 1024 * 1024
 KEEPALIVE_TIMEOUT: Final = 75.0  # aiohttp's default for idle keep-alive connections
-_METHODS: Final = frozenset({b"POST", b"PUT", b"PATCH"})
+_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 # An origin-form target that aiohttp would forward byte for byte: no dot segments, no empty
 # segments, printable ASCII only. Anything else is handed off.
-_PLAIN_TARGET: Final = re.compile(rb"/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*(?:\?[!-~]*)?")
-_ODD_SEGMENT: Final = re.compile(rb"//|/\.\.?(?:/|\?|$)")
+_PLAIN_TARGET: Final = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*(?:\?[!-~]*)?")
+_ODD_SEGMENT: Final = re.compile(r"//|/\.\.?(?:/|\?|$)")
 _HANDED_HEADERS: Final = frozenset(
     {"transfer-encoding", "upgrade", "te", "trailer", "http2-settings"}
 )
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 # Upstream response headers never relayed as they are (the length is recomputed).
 _RELAY_SKIP: Final = HOP_BY_HOP | frozenset({"content-length"})
-_ADMIN: Final = ADMIN_PREFIX.encode("ascii")
-
-
-def _body_buffer_type() -> Any:
-    try:
-        return importlib.import_module("detectors._hsnative").BodyBuffer
-    except (ImportError, AttributeError):
-        return None
 
 
 # detectors._hsnative.BodyBuffer, or None where the C extension is not built (bodies are
 # then read into a bytearray and copied once).
-BodyBuffer: Final[Any] = _body_buffer_type()
+BodyBuffer: Final[Any] = native_helper("BodyBuffer")
 BODY_BUFFER_MIN: Final = 2  # BodyBuffer refuses smaller sizes (CPython's shared bytes)
+
+
+def split_request(head: bytes) -> tuple[str, str, list[tuple[str, str]]] | None:
+    """(method, target, headers) of an HTTP/1.1 request head (request line, header lines,
+    empty line), header values stripped of SP/HTAB; None unless it is well-formed, ASCII and
+    HTTP/1.1 (the request is then handed off).
+
+    In C where the extension is built (strict RFC 9112 grammar, a subset of what llhttp
+    accepts: a property test checks), else :func:`split_request_llhttp`.
+    """
+    if HTTP_HEAD is not None:
+        return cast("tuple[str, str, list[tuple[str, str]]] | None", HTTP_HEAD(head, False))
+    return split_request_llhttp(head)
+
+
+def split_request_llhttp(head: bytes) -> tuple[str, str, list[tuple[str, str]]] | None:
+    """:func:`split_request` by llhttp (the parser of Node.js, through httptools)."""
+    collected = _Head()
+    parser = httptools.HttpRequestParser(collected)
+    try:
+        parser.feed_data(head)
+    except httptools.HttpParserError:
+        return None
+    if not collected.complete or parser.get_http_version() != "1.1":
+        return None
+    method, target = parser.get_method(), collected.target
+    if not method.isascii() or not target.isascii():
+        return None
+    pairs = []
+    for raw_name, raw_value in collected.headers:
+        if not raw_name.isascii() or not raw_value.isascii():
+            return None
+        pairs.append((raw_name.decode("ascii"), raw_value.decode("ascii").strip(" \t")))
+    return method.decode("ascii"), target.decode("ascii"), pairs
+
+
+def _has_close(connection: str) -> bool:
+    """True when a Connection header value lists the ``close`` option."""
+    for option in connection.split(","):
+        if option.strip().lower() == "close":
+            return True
+    return False
 
 
 class _Head:
@@ -384,39 +417,32 @@ class FrontProtocol(asyncio.BufferedProtocol):
 
     def _parse_head(self, head: bytes) -> _Request | None:
         """The request if it may take the fast path, else None (hand it off)."""
-        collected = _Head()
-        parser = httptools.HttpRequestParser(collected)
-        try:
-            parser.feed_data(head)
-        except httptools.HttpParserError:
+        split = split_request(head)
+        if split is None:
             return None
-        if not collected.complete or parser.get_http_version() != "1.1":
-            return None
-        method = parser.get_method()
-        target = collected.target
+        method, target, pairs = split
         if method not in _METHODS or _PLAIN_TARGET.fullmatch(target) is None:
             return None
-        path = target.split(b"?", 1)[0]
+        path = target.split("?", 1)[0]
         if (
             _ODD_SEGMENT.search(path) is not None
-            or b"%2e" in path.lower()  # an encoded dot segment: aiohttp decides
-            or path.startswith(_ADMIN)
+            or "%2e" in path.lower()  # an encoded dot segment: aiohttp decides
+            or path.startswith(ADMIN_PREFIX)
         ):
             return None
-        headers: CIMultiDict[str] = CIMultiDict()
         lengths = 0
-        for raw_name, raw_value in collected.headers:
-            if not raw_name.isascii() or not raw_value.isascii():
-                return None
-            name, value = raw_name.decode("ascii"), raw_value.decode("ascii")
+        keep_alive = True
+        for name, value in pairs:
             lowered = name.lower()
             if lowered in _HANDED_HEADERS:
                 return None
-            if lowered == "expect" and value.strip().lower() != "100-continue":
-                return None  # an expectation we cannot meet: aiohttp answers 417
             if lowered == "content-length":
                 lengths += 1
-            headers.add(name, value)
+            elif lowered == "expect" and value.lower() != "100-continue":
+                return None  # an expectation we cannot meet: aiohttp answers 417
+            elif lowered == "connection" and _has_close(value):
+                keep_alive = False  # RFC 9112 9.6
+        headers: CIMultiDict[str] = CIMultiDict(pairs)
         length_text = headers.get("Content-Length", "")
         if lengths != 1 or not length_text.isdigit() or "Host" not in headers:
             return None
@@ -428,14 +454,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
         if not proxy_token_ok(headers, self._server.token):
             return None
         deadline = self._loop.time() + self._server.request_timeout
-        return _Request(
-            method.decode("ascii"),
-            target.decode("ascii"),
-            CIMultiDictProxy(headers),
-            length,
-            parser.should_keep_alive(),
-            deadline,
-        )
+        return _Request(method, target, CIMultiDictProxy(headers), length, keep_alive, deadline)
 
     def _drop_body(self) -> None:
         if self._body_view is not None:

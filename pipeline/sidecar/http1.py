@@ -8,9 +8,10 @@ Strict on purpose: the proxy relays what it parses to its own client, so anythin
 from __future__ import annotations
 
 import asyncio
+import importlib
 import re
 from collections.abc import Callable
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from multidict import CIMultiDict
 
@@ -26,6 +27,20 @@ _FORBIDDEN_VALUE_BYTES: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _HEADER_BLOCK: Final = re.compile(
     rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*\r\n"
 )
+
+
+def native_helper(name: str) -> Any:
+    """``detectors._hsnative.<name>``, or None where the C extension is not built (callers
+    then take their pure-Python way)."""
+    try:
+        return getattr(importlib.import_module("detectors._hsnative"), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+# http_head(head, response) -> the head split up, or None unless it is strictly well-formed
+# ASCII (see detectors/_hsnative.c); None where the extension is not built.
+HTTP_HEAD: Final[Any] = native_helper("http_head")
 
 
 class UpstreamError(Exception):
@@ -71,6 +86,11 @@ def parse_head(head: bytes) -> tuple[int, int, str, CIMultiDict[str]]:
         UpstreamProtocolError: a bad status line, a header line without a colon, a name that
             is not a token, folded lines, or control characters in a value.
     """
+    if HTTP_HEAD is not None:
+        split = HTTP_HEAD(head, True)
+        if split is not None:
+            # The usual head, split in C with the checks below (a property test compares).
+            return split[0], split[1], split[2], CIMultiDict(split[3])
     lines = head.split(b"\r\n")
     match = _STATUS_LINE.fullmatch(lines[0])
     if match is None:
