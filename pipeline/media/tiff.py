@@ -396,7 +396,8 @@ def report_removed(dirs: ExifDirs, kept: set[tuple[str, int]], removals: Removal
     blob kept per tag layout (:data:`_EXIF_SUMMARIES`), built from the per-IFD summaries of
     :func:`_removed_summary`: a photo has dozens of tags and this runs for every photo.
     """
-    layout = tuple((kind, ifd.entries.tags, _kept_in(kept, kind)) for kind, ifd in _groups(dirs))
+    kept_in = _kept_by_kind(kept)
+    layout = tuple((kind, ifd.entries.tags, kept_in.get(kind, ())) for kind, ifd in _groups(dirs))
     thumbnail = bool(dirs.later) and ("IFD1", -1) not in kept
     key = (layout, thumbnail)
     summary = _EXIF_SUMMARIES.get(key)
@@ -417,8 +418,15 @@ def report_removed(dirs: ExifDirs, kept: set[tuple[str, int]], removals: Removal
         removals.add_all(category, names)
 
 
-def _kept_in(kept: set[tuple[str, int]], kind: str) -> tuple[int, ...]:
-    return tuple(sorted(tag for where, tag in kept if where == kind)) if kept else ()
+def _kept_by_kind(kept: set[tuple[str, int]]) -> dict[str, tuple[int, ...]]:
+    """The kept tag numbers of each IFD kind, sorted (one pass over ``kept``)."""
+    found: dict[str, list[int]] = {}
+    for where, tag in kept:
+        tags = found.get(where)
+        if tags is None:
+            tags = found[where] = []
+        tags.append(tag)
+    return {kind: tuple(sorted(tags)) for kind, tags in found.items()}
 
 
 # (per IFD: kind, tag numbers, kept tag numbers; thumbnail reported) -> what report_removed

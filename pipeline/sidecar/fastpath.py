@@ -15,13 +15,20 @@ upload service is served here:
 * the proxy token, when one is configured, present and right;
 * a body whose first bytes sniff as an image or video.
 
-The request head is validated by llhttp (the parser of Node.js) on exactly the head's bytes;
-the body is then taken by its declared length, so no framing is decided here but that one.
+The request head is split on exactly the head's bytes by a strict RFC 9112 grammar in C
+(``http_head`` in detectors/_hsnative.c: well-formed ASCII only, a subset of what llhttp
+accepts), or by llhttp (the parser of Node.js) where the extension is not built; the body is
+then taken by its declared length, so no framing is decided here but that one.
 Anything else -- an admin endpoint, a multipart or chunked body, a non-media body, a head
-llhttp refuses, one over 16 KiB, a wrong token -- is **handed off**: the connection, with
+that split refuses, one over 16 KiB, a wrong token -- is **handed off**: the connection, with
 every byte received so far, goes to aiohttp's request handler, which parses it from the first
 byte exactly as it would have without this front (and answers the refusals: 400, 407, 413,
 415). A request is only ever handed off before anything of it was forwarded or answered.
+
+The usual upload is served without a task: stripped on the event loop, written on an idle
+kept-alive upstream connection, and answered from that connection's callbacks
+(:meth:`UpstreamPool.start`); a task takes over only where waiting is needed (a body stripped
+on a worker thread, no idle connection, a retry, a streamed answer).
 
 What a fast-path request gets is what :func:`pipeline.sidecar.proxy.handle` does for the same
 request, through the same functions: the consent, the stripper, the forwarded headers, the
@@ -55,7 +62,6 @@ from pipeline.sidecar.engine import INLINE_STRIP_BYTES, Engine, Stripped
 from pipeline.sidecar.exceptions import RequestTimeout, SidecarError
 from pipeline.sidecar.forwarding import (
     HOP_BY_HOP,
-    REMOVED_HEADER,
     SMALL_RESPONSE,
     answer_for,
     consent_of,
@@ -302,7 +308,8 @@ class FrontProtocol(asyncio.BufferedProtocol):
         self._started = 0.0  # when serving it began (loop time)
         # What was sent upstream by start_upstream, kept until its answer in case it must be
         # sent again (a kept-alive connection that ended before answering).
-        self._resend: tuple[CIMultiDict[str], tuple[bytes | memoryview, ...]] | None = None
+        self._resend: tuple[list[tuple[str, str]], tuple[bytes | memoryview, ...]] | None = None
+        self._remote: str | None = None  # the client's address, for X-Forwarded-For
         self._timer = MovingTimer(self._loop)  # the connection's timeouts, one at a time
         self._gate = WriteGate()
         self._closed = False
@@ -314,6 +321,8 @@ class FrontProtocol(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A TCP transport (uvloop's does not subclass asyncio.Transport, hence the cast).
         self._transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self._remote = peer[0] if isinstance(peer, tuple) and peer else None
         self._server.connections.add(self)
         self._arm(KEEPALIVE_TIMEOUT, self._idle_timeout)
 
@@ -590,16 +599,14 @@ class FrontProtocol(asyncio.BufferedProtocol):
             return
         self._complete(*self._error_outcome(answer_for(exc), request.keep_alive))
 
-    def _forward_headers(self, request: _Request, stripped: Stripped) -> CIMultiDict[str]:
-        transport = self._transport
-        assert transport is not None  # noqa: S101  # set in connection_made
-        peer = transport.get_extra_info("peername")
-        remote = peer[0] if isinstance(peer, tuple) and peer else None
-        headers = forward_headers_from(
-            request.headers, remote, "http", request.headers.get("Host", "")
+    def _forward_headers(self, request: _Request, stripped: Stripped) -> list[tuple[str, str]]:
+        return forward_headers_from(
+            request.headers,
+            self._remote,
+            "http",
+            request.headers.get("Host", ""),
+            removed_header([stripped]),
         )
-        headers[REMOVED_HEADER] = removed_header([stripped])
-        return headers
 
     def _account(
         self, request: _Request, status: int, in_bytes: int, out_bytes: int, seconds: float
@@ -644,7 +651,7 @@ class FrontProtocol(asyncio.BufferedProtocol):
     async def _forward(
         self,
         request: _Request,
-        headers: CIMultiDict[str],
+        headers: list[tuple[str, str]],
         parts: tuple[bytes | memoryview, ...],
         *,
         fresh: bool,

@@ -54,6 +54,8 @@ HOP_BY_HOP: Final = frozenset(
 # Set by the proxy itself (length recomputed, Host from the upstream URL, Expect answered
 # here, X-Veil-Removed must not be forgeable by the client).
 _REQUEST_DROP: Final = HOP_BY_HOP | {"host", "content-length", "expect", "x-veil-removed"}
+# What forward_headers_from does not copy from the request (it sets the X-Forwarded ones).
+_FORWARD_DROP: Final = _REQUEST_DROP | {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
 _RESPONSE_DROP: Final = HOP_BY_HOP
 _IDENTITY: Final = frozenset({"", "identity"})
 REMOVED_HEADER: Final = "X-Veil-Removed"
@@ -69,21 +71,31 @@ def connection_tokens(headers: MultiMapping[str]) -> set[str]:
 
 
 def forward_headers_from(
-    headers: MultiMapping[str], remote: str | None, scheme: str, host: str
-) -> CIMultiDict[str]:
-    """:func:`forward_headers` from the request's parts (the upload fast path has no
-    aiohttp request): its headers, the client's address, scheme and Host."""
-    drop = _REQUEST_DROP | connection_tokens(headers)
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in headers.items():
-        if name.lower() not in drop:
-            out.add(name, value)
+    headers: MultiMapping[str],
+    remote: str | None,
+    scheme: str,
+    host: str,
+    removed: str | None = None,
+) -> list[tuple[str, str]]:
+    """The headers forwarded upstream for a request with ``headers`` from ``remote`` over
+    ``scheme`` to ``host``: the request's own, less hop-by-hop ones (and those named in its
+    Connection header), Host, Content-Length, Expect and any X-Veil-Removed; then
+    X-Forwarded-For (the client's chain, extended), X-Forwarded-Proto and -Host (replacing
+    the client's), and X-Veil-Removed when ``removed`` is given (the value from
+    :func:`removed_header`). A list, in order: the upstream client writes it as it is."""
+    drop = _FORWARD_DROP
+    tokens = connection_tokens(headers)
+    if tokens:
+        drop = drop | tokens
+    out = [(name, value) for name, value in headers.items() if name.lower() not in drop]
     # Standard reverse-proxy headers: the upload service would see the client's address
     # without the sidecar, so forwarding it reveals nothing new to it (it is never logged).
     forwarded_for = ", ".join([*headers.getall("X-Forwarded-For", []), remote or ""])
-    out["X-Forwarded-For"] = forwarded_for.strip(", ")
-    out["X-Forwarded-Proto"] = scheme
-    out["X-Forwarded-Host"] = host
+    out.append(("X-Forwarded-For", forwarded_for.strip(", ")))
+    out.append(("X-Forwarded-Proto", scheme))
+    out.append(("X-Forwarded-Host", host))
+    if removed is not None:
+        out.append((REMOVED_HEADER, removed))
     return out
 
 
@@ -137,7 +149,7 @@ async def send_upstream(
     pool: UpstreamPool,
     method: str,
     target: str,
-    headers: CIMultiDict[str],
+    headers: list[tuple[str, str]],
     data: Body,
     *,
     content_length: int | None = None,
@@ -153,7 +165,7 @@ async def send_upstream(
     """
     try:
         return await pool.request(
-            method, target, headers.items(), data, content_length=content_length, fresh=fresh
+            method, target, headers, data, content_length=content_length, fresh=fresh
         )
     except SidecarError:
         raise  # the streamed body's own refusal (408/413/400), raised through the client
@@ -167,7 +179,7 @@ def start_upstream(
     pool: UpstreamPool,
     method: str,
     target: str,
-    headers: CIMultiDict[str],
+    headers: list[tuple[str, str]],
     data: bytes | tuple[bytes | memoryview, ...],
     handler: ExchangeHandler,
 ) -> bool:
@@ -179,7 +191,7 @@ def start_upstream(
         SidecarError: 400 when the request line or a header cannot be forwarded.
     """
     try:
-        return pool.start(method, target, headers.items(), data, handler, small=SMALL_RESPONSE)
+        return pool.start(method, target, headers, data, handler, small=SMALL_RESPONSE)
     except ValueError:
         raise unforwardable_error() from None
 

@@ -21,7 +21,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from multidict import CIMultiDict, MultiMapping
+from multidict import MultiMapping
 
 from pipeline.sidecar.body import BodyReader
 from pipeline.sidecar.engine import Engine, Stripped
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 _PLAIN_TRANSFER = frozenset({"7bit", "8bit", "binary"})
 
 
-def forward_headers(request: web.Request) -> CIMultiDict[str]:
+def forward_headers(request: web.Request) -> list[tuple[str, str]]:
     """The request headers to send upstream: hop-by-hop ones removed, X-Forwarded-* added."""
     return forward_headers_from(request.headers, request.remote, request.scheme, request.host)
 
@@ -174,13 +174,13 @@ async def handle(request: web.Request) -> web.StreamResponse:
         else:
             data = _Streamed(head, reader)
     if stripped:
-        headers[REMOVED_HEADER] = removed_header(stripped)
+        headers.append((REMOVED_HEADER, removed_header(stripped)))
     return await _forward(request, headers, data)
 
 
 async def _forward(
     request: web.Request,
-    headers: CIMultiDict[str],
+    headers: list[tuple[str, str]],
     data: bytes | _Streamed | None,
 ) -> web.StreamResponse:
     content_length = request.content_length if isinstance(data, _Streamed) else None
