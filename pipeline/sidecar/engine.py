@@ -62,11 +62,9 @@ class Stripped:
     def __init__(self, result: StripResult, where: str) -> None:
         self.result: Final = result
         self.where: Final = where
-
-    @property
-    def categories(self) -> tuple[str, ...]:
-        """Categories that had something removed (no tag names, no values)."""
-        return tuple(cat for cat, tags in self.result.removed.items() if tags)
+        # Categories that had something removed (no tag names, no values), in the order of
+        # pipeline.media.policy.CATEGORIES.
+        self.categories: Final = tuple(cat for cat, tags in result.removed.items() if tags)
 
 
 class Engine:

@@ -142,7 +142,22 @@ def is_multipart(content_type: str) -> bool:
 
 def removed_header(stripped: list[Stripped]) -> str:
     """The X-Veil-Removed value: removed categories, comma-separated, or ``none``."""
-    return ",".join(sorted({cat for one in stripped for cat in one.categories})) or "none"
+    if len(stripped) != 1:
+        return ",".join(sorted({cat for one in stripped for cat in one.categories})) or "none"
+    categories = stripped[0].categories
+    value = _REMOVED_VALUES.get(categories)
+    if value is None:
+        value = ",".join(sorted(categories)) or "none"
+        if len(_REMOVED_VALUES) >= _MAX_REMOVED_VALUES:
+            _REMOVED_VALUES.clear()
+        _REMOVED_VALUES[categories] = value
+    return value
+
+
+# One upload's categories (names from pipeline.media.policy.CATEGORIES, never values) -> its
+# X-Veil-Removed value: uploads from one camera remove the same categories every time.
+_REMOVED_VALUES: Final[dict[tuple[str, ...], str]] = {}
+_MAX_REMOVED_VALUES: Final = 256
 
 
 async def send_upstream(

@@ -299,3 +299,27 @@ async def test_malformed_upstream_answer_is_502_without_the_body(make_client: Ma
     finally:
         server.close()
         await server.wait_closed()
+
+
+def test_removed_header_lists_the_categories_of_one_or_more_strips() -> None:
+    from types import MappingProxyType
+
+    from pipeline.media import StripResult
+    from pipeline.sidecar.engine import Stripped
+    from pipeline.sidecar.forwarding import removed_header
+
+    def stripped(**removed: tuple[str, ...]) -> Stripped:
+        result = StripResult(
+            data=b"", media_type="jpeg", removed=MappingProxyType(removed), kept=()
+        )
+        return Stripped(result, "body")
+
+    one = stripped(location=("GPSLatitude",), thumbnail=("ThumbnailImage",), owner=())
+    assert one.categories == ("location", "thumbnail")
+    for _ in range(2):  # the second from the cache
+        assert removed_header([one]) == "location,thumbnail"
+    other = stripped(serial=("BodySerialNumber",), location=("GPSAltitude",))
+    assert removed_header([other]) == "location,serial"
+    assert removed_header([one, other]) == "location,serial,thumbnail"
+    assert removed_header([stripped()]) == "none"
+    assert removed_header([]) == "none"
