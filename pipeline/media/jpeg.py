@@ -51,8 +51,9 @@ def strip_jpeg(data: bytes, policy: MediaPolicy, removals: Removals, label: str)
 def strip_jpeg_parts(
     data: bytes, policy: MediaPolicy, removals: Removals, label: str
 ) -> list[bytes | memoryview]:
-    """:func:`strip_jpeg` as pieces: the kept and rewritten segments, then the image data as
-    a view of ``data`` (not copied; it is nearly the whole file).
+    """:func:`strip_jpeg` as pieces: the kept and rewritten segments before each scan joined
+    into one ``bytes`` (they are small), then the scan's image data as a view of ``data`` (not
+    copied; it is nearly the whole file), ending with EOI when EOI follows it.
 
     Raises:
         CorruptMedia: truncated segments, a scan without a frame header, missing EOI, or
@@ -63,6 +64,7 @@ def strip_jpeg_parts(
         msg = f"{label}: not a JPEG (no SOI)"
         raise CorruptMedia(msg)
     out: list[bytes | memoryview] = [b"\xff\xd8"]
+    done = 0  # out[done:] are segments not yet joined (see SOS below)
     pos = 2
     seen_sof = seen_scan = False
     exif_done = False
@@ -106,13 +108,17 @@ def strip_jpeg_parts(
                 raise CorruptMedia(msg)
             seen_scan = True
             scan_end, at_eoi = _scan_end(data, end, label)
-            # A view: the entropy-coded data (nearly the whole file) is not sliced out.
-            out.append(memoryview(data)[pos:scan_end])
+            # The segments so far in one piece (fewer pieces to write), then a view: the
+            # entropy-coded data (nearly the whole file) is not sliced out.
+            if len(out) - done > 1:
+                out[done:] = [b"".join(out[done:])]
             if at_eoi:
-                out.append(b"\xff\xd9")
+                out.append(memoryview(data)[pos : scan_end + 2])  # EOI included
                 if scan_end + 2 < n:
                     _report_trailer(data[scan_end + 2 :], removals)
                 return out
+            out.append(memoryview(data)[pos:scan_end])
+            done = len(out)
             pos = scan_end
             continue
         else:

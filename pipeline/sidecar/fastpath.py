@@ -99,6 +99,7 @@ HEAD_READ: Final = 4096
 # Not Final: compiled code would inline it, and the tests lower it.
 FAST_BODY_BUDGET = 256 * 1024 * 1024
 KEEPALIVE_TIMEOUT: Final = 75.0  # aiohttp's default for idle keep-alive connections
+JOIN_ANSWER: Final = 16 * 1024  # an answer body up to this size is written with its head
 _METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 # An origin-form target that aiohttp would forward byte for byte: no dot segments, no empty
 # segments, printable ASCII only. Anything else is handed off.
@@ -150,6 +151,31 @@ def split_request_llhttp(head: bytes) -> tuple[str, str, list[tuple[str, str]]] 
             return None
         pairs.append((raw_name.decode("ascii"), raw_value.decode("ascii").strip(" \t")))
     return method.decode("ascii"), target.decode("ascii"), pairs
+
+
+def request_framing(
+    pairs: list[tuple[str, str]],
+) -> tuple[CIMultiDict[str], int, bool] | None:
+    """(headers, body length, keep-alive) of a request with header ``pairs``, or None when
+    its framing or expectations are not the fast path's: not exactly one Content-Length of
+    digits, no Host, Transfer-Encoding or an upgrade, an Expect other than 100-continue."""
+    lengths = 0
+    keep_alive = True
+    for name, value in pairs:
+        lowered = name.lower()
+        if lowered in _HANDED_HEADERS:
+            return None
+        if lowered == "content-length":
+            lengths += 1
+        elif lowered == "expect" and value.lower() != "100-continue":
+            return None  # an expectation we cannot meet: aiohttp answers 417
+        elif lowered == "connection" and _has_close(value):
+            keep_alive = False  # RFC 9112 9.6
+    headers: CIMultiDict[str] = CIMultiDict(pairs)
+    length_text = headers.get("Content-Length", "")
+    if lengths != 1 or not length_text.isdigit() or "Host" not in headers:
+        return None
+    return headers, int(length_text), keep_alive
 
 
 def _has_close(connection: str) -> bool:
@@ -439,23 +465,10 @@ class FrontProtocol(asyncio.BufferedProtocol):
             or path.startswith(ADMIN_PREFIX)
         ):
             return None
-        lengths = 0
-        keep_alive = True
-        for name, value in pairs:
-            lowered = name.lower()
-            if lowered in _HANDED_HEADERS:
-                return None
-            if lowered == "content-length":
-                lengths += 1
-            elif lowered == "expect" and value.lower() != "100-continue":
-                return None  # an expectation we cannot meet: aiohttp answers 417
-            elif lowered == "connection" and _has_close(value):
-                keep_alive = False  # RFC 9112 9.6
-        headers: CIMultiDict[str] = CIMultiDict(pairs)
-        length_text = headers.get("Content-Length", "")
-        if lengths != 1 or not length_text.isdigit() or "Host" not in headers:
+        framed = request_framing(pairs)
+        if framed is None:
             return None
-        length = int(length_text)
+        headers, length, keep_alive = framed
         if length == 0 or length > self._server.max_body:
             return None
         if is_multipart(headers.get("Content-Type", "")) or is_compressed(headers):
@@ -682,7 +695,10 @@ class FrontProtocol(asyncio.BufferedProtocol):
             None if no_body else len(data),
             skip=response_drop(upstream.headers, _RELAY_SKIP),
         )
-        self._write(head, data)
+        if len(data) <= JOIN_ANSWER:
+            self._write(head + data)  # one buffer for the transport, not two
+        else:
+            self._write(head, data)
         return status, len(data), keep_alive
 
     async def _relay(self, upstream: UpstreamResponse, keep_alive: bool) -> tuple[int, int, bool]:

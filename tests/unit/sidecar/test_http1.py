@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict
 
-from pipeline.sidecar.fastpath import split_request, split_request_llhttp
+from pipeline.sidecar.fastpath import request_framing, split_request, split_request_llhttp
 from pipeline.sidecar.http1 import HTTP_HEAD, UpstreamProtocolError, parse_head
 
 Parser = Callable[[bytes], tuple[int, int, str, CIMultiDict[str]]]
@@ -103,7 +103,8 @@ def test_well_formed_responses_are_split_in_c(
 
 _request_piece = st.sampled_from(
     [b"POST", b"GET", b" ", b"/a", b"?q=1", b"HTTP/1.1", b"HTTP/1.0", b"\r\n", b"\r", b"\n",
-     b"Host", b"Content-Length", b"Connection", b":", b"\t", b"12", b"close", b"x y",
+     b"Host", b"Content-Length", b"Connection", b"Transfer-Encoding", b"Expect", b":", b"\t",
+     b"12", b"-1", b"chunked", b"close", b"x y",
      b"\x00", b"\x7f", b"\xc3\xa9", b"(", b"@", b"", b"\r\n\r\n"]
 )  # fmt: skip
 
@@ -119,8 +120,15 @@ def test_request_split_accepts_only_what_llhttp_accepts(
 ) -> None:
     head = start + b"".join(pieces) + end
     ours = split_request(head)
-    if ours is not None:
-        assert split_request_llhttp(head) == ours
+    if ours is None:
+        return
+    theirs = split_request_llhttp(head)
+    if theirs is None:
+        # llhttp also checks framing headers' values (an empty Content-Length, say); the fast
+        # path refuses those heads right after the split, so they are handed off alike.
+        assert request_framing(ours[2]) is None
+    else:
+        assert theirs == ours
 
 
 @settings(max_examples=500, deadline=None)
