@@ -95,9 +95,9 @@ def strip_jpeg_parts(
         if length < 2 or end > n:
             msg = f"{label}: JPEG segment at byte {pos} runs past the end of the file"
             raise CorruptMedia(msg)
-        payload = data[pos + 4 : end]
+        # Segment payloads are sliced out only where they are read (an EXIF block, once).
         if marker in _SOF:
-            _check_frame(payload, label)
+            _check_frame(data, pos + 4, end, label)
             seen_sof = True
             out.append(data[pos:end])
         elif marker in _STRUCTURE:
@@ -121,10 +121,13 @@ def strip_jpeg_parts(
             done = len(out)
             pos = scan_end
             continue
+        elif marker == APP1 and data.startswith(b"Exif\x00\x00", pos + 4, end):
+            kept = _exif_segment(data[pos + 10 : end], policy, removals, label, exif_done)
+            exif_done = True
+            if kept is not None:
+                out.append(kept)
         else:
-            kept = _metadata_segment(marker, payload, policy, removals, label, exif_done)
-            if marker == APP1 and payload.startswith(b"Exif\x00\x00"):
-                exif_done = True
+            kept = _metadata_segment(marker, data[pos + 4 : end], removals)
             if kept is not None:
                 out.append(kept)
         pos = end
@@ -132,11 +135,12 @@ def strip_jpeg_parts(
     raise CorruptMedia(msg)
 
 
-def _check_frame(payload: bytes, label: str) -> None:
-    if len(payload) < 6:
+def _check_frame(data: bytes, start: int, end: int, label: str) -> None:
+    # The frame header is data[start:end]: precision, height, width, components...
+    if end - start < 6:
         msg = f"{label}: JPEG frame header truncated"
         raise CorruptMedia(msg)
-    height, width = struct.unpack_from(">HH", payload, 1)
+    height, width = struct.unpack_from(">HH", data, start + 1)
     if width * height > MAX_PIXELS:
         msg = f"{label}: declared dimensions exceed the {MAX_PIXELS}-pixel limit"
         raise CorruptMedia(msg)
@@ -155,25 +159,13 @@ def _segment(marker: int, payload: bytes) -> bytes:
     return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
 
 
-def _metadata_segment(
-    marker: int,
-    payload: bytes,
-    policy: MediaPolicy,
-    removals: Removals,
-    label: str,
-    exif_done: bool,
-) -> bytes | None:
-    """The segment to write for an APPn/COM segment, or None to drop it."""
+def _metadata_segment(marker: int, payload: bytes, removals: Removals) -> bytes | None:
+    """The segment to write for an APPn/COM segment other than an EXIF block (see
+    :func:`_exif_segment`), or None to drop it."""
     if marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
         if payload[12] or payload[13] or len(payload) > 14:
             removals.add("thumbnail", "JFIFThumbnail")
         return _segment(APP0, payload[:12] + b"\x00\x00")  # same header, no thumbnail
-    if marker == APP1 and payload.startswith(b"Exif\x00\x00"):
-        if exif_done:  # a second Exif block: only the first is ever read by viewers
-            removals.add("other", "ExtraExifSegment")
-            return None
-        new = rewrite_exif(payload[6:], policy, removals, label)
-        return None if new is None else _segment(APP1, b"Exif\x00\x00" + new)
     if marker == APP2 and payload.startswith(b"ICC_PROFILE\x00"):
         removals.keep("ICC_Profile")
         return _segment(marker, payload)
@@ -182,6 +174,17 @@ def _metadata_segment(
         return _segment(marker, payload)
     _report_dropped(marker, payload, removals)
     return None
+
+
+def _exif_segment(
+    exif: bytes, policy: MediaPolicy, removals: Removals, label: str, exif_done: bool
+) -> bytes | None:
+    """The APP1 segment to write for an EXIF block (its TIFF data ``exif``), or None."""
+    if exif_done:  # a second Exif block: only the first is ever read by viewers
+        removals.add("other", "ExtraExifSegment")
+        return None
+    new = rewrite_exif(exif, policy, removals, label)
+    return None if new is None else _segment(APP1, b"Exif\x00\x00" + new)
 
 
 def _report_dropped(marker: int, payload: bytes, removals: Removals) -> None:
