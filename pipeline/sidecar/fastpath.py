@@ -16,9 +16,10 @@ upload service is served here:
 * a body whose first bytes sniff as an image or video.
 
 The request head is split on exactly the head's bytes by a strict RFC 9112 grammar in C
-(``http_head`` in detectors/_hsnative.c: well-formed ASCII only, a subset of what llhttp
-accepts), or by llhttp (the parser of Node.js) where the extension is not built; the body is
-then taken by its declared length, so no framing is decided here but that one.
+(``http_head`` in detectors/_hsnative.c: well-formed ASCII only; no head llhttp refuses gets
+past it and :func:`request_framing`), or by llhttp (the parser of Node.js) where the
+extension is not built; the body is then taken by its declared length, so no framing is
+decided here but that one.
 Anything else -- an admin endpoint, a multipart or chunked body, a non-media body, a head
 that split refuses, one over 16 KiB, a wrong token -- is **handed off**: the connection, with
 every byte received so far, goes to aiohttp's request handler, which parses it from the first
@@ -124,8 +125,9 @@ def split_request(head: bytes) -> tuple[str, str, list[tuple[str, str]]] | None:
     empty line), header values stripped of SP/HTAB; None unless it is well-formed, ASCII and
     HTTP/1.1 (the request is then handed off).
 
-    In C where the extension is built (strict RFC 9112 grammar, a subset of what llhttp
-    accepts: a property test checks), else :func:`split_request_llhttp`.
+    In C where the extension is built (strict RFC 9112 grammar: a property test checks that
+    no head llhttp refuses gets past it and :func:`request_framing`), else
+    :func:`split_request_llhttp`.
     """
     if HTTP_HEAD is not None:
         return cast("tuple[str, str, list[tuple[str, str]]] | None", HTTP_HEAD(head, False))

@@ -1,6 +1,7 @@
 """HTTP/1.1 head parsing: the upstream response head parser (its one-pass check and the C
-split agree with the line-by-line rules) and the fast path's request head split (the C
-split accepts only what llhttp accepts, and splits it the same)."""
+split agree with the line-by-line rules) and the fast path's request head split (no head
+llhttp refuses gets past the C split and the framing checks; what both accept is split
+alike)."""
 
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ _request_piece = st.sampled_from(
     pieces=st.lists(_request_piece, max_size=14),
     end=st.sampled_from([b"\r\n\r\n", b"\r\n", b""]),
 )
-def test_request_split_accepts_only_what_llhttp_accepts(
+def test_request_split_lets_through_nothing_llhttp_refuses(
     start: bytes, pieces: list[bytes], end: bytes
 ) -> None:
     head = start + b"".join(pieces) + end
