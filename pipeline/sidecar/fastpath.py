@@ -63,6 +63,7 @@ from pipeline.sidecar.engine import INLINE_STRIP_BYTES, Engine, Stripped
 from pipeline.sidecar.exceptions import RequestTimeout, SidecarError
 from pipeline.sidecar.forwarding import (
     HOP_BY_HOP,
+    REMOVED_HEADER,
     SMALL_RESPONSE,
     answer_for,
     consent_of,
@@ -331,6 +332,8 @@ class FrontProtocol(asyncio.BufferedProtocol):
         self._request: _Request | None = None
         self._last_target: tuple[str, str] | None = None  # see _safe_target
         self._last_safe = ""
+        # The task serving the request, if one does: held here, as the loop keeps only a weak
+        # reference to a running task.
         self._task: asyncio.Task[None] | None = None
         self._current: _Request | None = None  # the request being served
         self._started = 0.0  # when serving it began (loop time)
@@ -615,13 +618,11 @@ class FrontProtocol(asyncio.BufferedProtocol):
         self._complete(*self._error_outcome(answer_for(exc), request.keep_alive))
 
     def _forward_headers(self, request: _Request, stripped: Stripped) -> list[tuple[str, str]]:
-        return forward_headers_from(
-            request.headers,
-            self._remote,
-            "http",
-            request.headers.get("Host", ""),
-            removed_header([stripped]),
+        headers = forward_headers_from(
+            request.headers, self._remote, "http", request.headers.get("Host", "")
         )
+        headers.append((REMOVED_HEADER, removed_header([stripped])))
+        return headers
 
     def _account(
         self, request: _Request, status: int, in_bytes: int, out_bytes: int, seconds: float

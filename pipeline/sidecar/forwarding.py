@@ -75,14 +75,13 @@ def forward_headers_from(
     remote: str | None,
     scheme: str,
     host: str,
-    removed: str | None = None,
 ) -> list[tuple[str, str]]:
     """The headers forwarded upstream for a request with ``headers`` from ``remote`` over
     ``scheme`` to ``host``: the request's own, less hop-by-hop ones (and those named in its
     Connection header), Host, Content-Length, Expect and any X-Veil-Removed; then
     X-Forwarded-For (the client's chain, extended), X-Forwarded-Proto and -Host (replacing
-    the client's), and X-Veil-Removed when ``removed`` is given (the value from
-    :func:`removed_header`). A list, in order: the upstream client writes it as it is."""
+    the client's). A list, in order: the upstream client writes it as it is; a caller that
+    stripped media appends X-Veil-Removed (:func:`removed_header`)."""
     drop = _FORWARD_DROP
     tokens = connection_tokens(headers)
     if tokens:
@@ -94,8 +93,6 @@ def forward_headers_from(
     out.append(("X-Forwarded-For", forwarded_for.strip(", ")))
     out.append(("X-Forwarded-Proto", scheme))
     out.append(("X-Forwarded-Host", host))
-    if removed is not None:
-        out.append((REMOVED_HEADER, removed))
     return out
 
 
