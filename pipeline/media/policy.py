@@ -138,7 +138,7 @@ class Removals:
 
     def __init__(self) -> None:
         self._by_cat: dict[str, set[str] | frozenset[str]] = {}
-        self._kept: set[str] = set()
+        self._kept: set[str] | frozenset[str] = set()
 
     def _names(self, category: str) -> set[str]:
         """The mutable name set of ``category`` (a known one), created or copied as needed."""
@@ -170,13 +170,28 @@ class Removals:
 
     def keep(self, name: str) -> None:
         """Record that metadata item ``name`` was deliberately kept."""
-        self._kept.add(name)
+        kept = self._kept
+        if isinstance(kept, frozenset):
+            kept = self._kept = set(kept)
+        kept.add(name)
+
+    def keep_all(self, names: frozenset[str]) -> None:
+        """Record that metadata items ``names`` were deliberately kept (held as it is, like
+        a frozenset given to :meth:`add_all`, while nothing else was kept)."""
+        if not self._kept:
+            self._kept = names
+            return
+        kept = self._kept
+        if isinstance(kept, frozenset):
+            kept = self._kept = set(kept)
+        kept.update(names)
 
     def merge(self, other: Removals) -> None:
         """Add everything ``other`` collected."""
         for cat, names in other._by_cat.items():
             self.add_all(cat, names)
-        self._kept.update(other._kept)
+        for name in other._kept:
+            self.keep(name)
 
     def result(self, data: bytes | list[bytes | memoryview], media_type: str) -> StripResult:
         """Freeze into a :class:`StripResult` of ``data`` (the file, or its pieces)."""

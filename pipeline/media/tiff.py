@@ -398,7 +398,22 @@ def report_removed(dirs: ExifDirs, kept: set[tuple[str, int]], removals: Removal
     """
     kept_in = _kept_by_kind(kept)
     layout = tuple((kind, ifd.entries.tags, kept_in.get(kind, ())) for kind, ifd in _groups(dirs))
-    thumbnail = bool(dirs.later) and ("IFD1", -1) not in kept
+    report_layout(layout, bool(dirs.later) and ("IFD1", -1) not in kept, removals)
+
+
+Layout = tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]
+
+
+def report_layout(layout: Layout, thumbnail: bool, removals: Removals) -> None:
+    """:func:`report_removed` from an EXIF block's layout: per IFD in the order of
+    :func:`_groups`, its kind, every tag number in file order and the kept tag numbers
+    sorted; ``thumbnail``: report the IFD1 thumbnail."""
+    for category, names in layout_summary(layout, thumbnail):
+        removals.add_all(category, names)
+
+
+def layout_summary(layout: Layout, thumbnail: bool) -> tuple[tuple[str, frozenset[str]], ...]:
+    """(category, tag names) that :func:`report_layout` records."""
     key = (layout, thumbnail)
     summary = _EXIF_SUMMARIES.get(key)
     if summary is None:
@@ -414,8 +429,7 @@ def report_removed(dirs: ExifDirs, kept: set[tuple[str, int]], removals: Removal
             if len(_EXIF_SUMMARIES) >= _MAX_SUMMARIES:
                 _EXIF_SUMMARIES.clear()
             _EXIF_SUMMARIES[key] = summary
-    for category, names in summary:
-        removals.add_all(category, names)
+    return summary
 
 
 def _kept_by_kind(kept: set[tuple[str, int]]) -> dict[str, tuple[int, ...]]:
