@@ -213,6 +213,20 @@ static Py_ssize_t first_jpeg_marker(const unsigned char *buf, Py_ssize_t len) {
     return -1;
 }
 
+/* The offset of the first marker in d[from:n], or -1; a long search releases the GIL (the
+ * caller holds the buffer, and no shared state is touched). */
+static Py_ssize_t scan_marker(const unsigned char *d, Py_ssize_t from, Py_ssize_t n) {
+    Py_ssize_t found;
+    if (n - from >= MARKER_NOGIL_BYTES) {
+        Py_BEGIN_ALLOW_THREADS
+        found = first_jpeg_marker(d + from, n - from);
+        Py_END_ALLOW_THREADS
+    } else {
+        found = first_jpeg_marker(d + from, n - from);
+    }
+    return found < 0 ? -1 : from + found;
+}
+
 /* jpeg_marker(data: bytes-like, start: int) -> int */
 static PyObject *jpeg_marker(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     (void)mod;
@@ -226,19 +240,9 @@ static PyObject *jpeg_marker(PyObject *mod, PyObject *const *args, Py_ssize_t na
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
     if (start < 0) start = 0;
     if (start > view.len) start = view.len;
-    const unsigned char *at = (const unsigned char *)view.buf + start;
-    Py_ssize_t len = view.len - start;
-    Py_ssize_t found;
-    if (len >= MARKER_NOGIL_BYTES) {
-        /* The buffer stays valid: the view holds it. No shared state is touched. */
-        Py_BEGIN_ALLOW_THREADS
-        found = first_jpeg_marker(at, len);
-        Py_END_ALLOW_THREADS
-    } else {
-        found = first_jpeg_marker(at, len);
-    }
+    Py_ssize_t found = scan_marker((const unsigned char *)view.buf, start, view.len);
     PyBuffer_Release(&view);
-    return PyLong_FromSsize_t(found < 0 ? -1 : start + found);
+    return PyLong_FromSsize_t(found);
 }
 
 static PyMethodDef Matcher_methods[] = {
@@ -659,21 +663,16 @@ static void write_ifd(Buf *b, OutEntry *e, int k, size_t start, int big) {
 static const unsigned int DATE_TAGS_EXIF[8] = {0x9003, 0x9004, 0x9010, 0x9011,
                                                0x9012, 0x9290, 0x9291, 0x9292};
 
-static void key_put16(Buf *key, unsigned int v) {
-    unsigned char p[2] = {(unsigned char)(v >> 8), (unsigned char)v};
-    buf_put(key, p, 2);
-}
-
 /* One IFD of the layout key (see plan_exif): its kind, its tags in file order (duplicates
  * included), its kept tags in ascending order. */
 static void key_add(Buf *key, unsigned char kind, const Tiff *t, const Ifd *ifd,
                     const unsigned int *kept, int nkept) {
     buf_put(key, &kind, 1);
-    key_put16(key, (unsigned int)ifd->count);
-    for (unsigned long long i = 0; i < ifd->count; i++) key_put16(key, t16(t, ifd->table_at + 12 * i));
+    put16(key, 1, (unsigned int)ifd->count);
+    for (unsigned long long i = 0; i < ifd->count; i++) put16(key, 1, t16(t, ifd->table_at + 12 * i));
     unsigned char k = (unsigned char)nkept;
     buf_put(key, &k, 1);
-    for (int i = 0; i < nkept; i++) key_put16(key, kept[i]);
+    for (int i = 0; i < nkept; i++) put16(key, 1, kept[i]);
 }
 
 /* The EXIF block d[0:n] (TIFF header first) as tiff.rewrite_exif rewrites it for a policy
@@ -804,18 +803,6 @@ static int add_range(PyObject *list, Py_ssize_t a, Py_ssize_t b) {
     int rc = PyList_Append(list, r);
     Py_DECREF(r);
     return rc;
-}
-
-static Py_ssize_t scan_marker(const unsigned char *d, Py_ssize_t from, Py_ssize_t n) {
-    Py_ssize_t found;
-    if (n - from >= MARKER_NOGIL_BYTES) {
-        Py_BEGIN_ALLOW_THREADS
-        found = first_jpeg_marker(d + from, n - from);
-        Py_END_ALLOW_THREADS
-    } else {
-        found = first_jpeg_marker(d + from, n - from);
-    }
-    return found < 0 ? -1 : from + found;
 }
 
 /* jpeg_plan(data, keep_dates, max_pixels, max_segments, max_ifds, max_entries) */

@@ -20,8 +20,10 @@ build. Hashes, not mtimes: a checkout that rewrites a file with the same bytes i
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "COMPILED",
@@ -33,6 +35,7 @@ __all__ = [
     "StaleNativeBuild",
     "compiled_modules",
     "extension_modules",
+    "native_helper",
     "verify",
     "verify_group",
 ]
@@ -168,3 +171,12 @@ def verify(
             "to run pure Python)"
         )
         raise StaleNativeBuild(msg)
+
+
+def native_helper(name: str) -> Any:
+    """``detectors._hsnative.<name>``, or None where the C extension is not built or predates
+    ``name`` (callers then take their pure-Python way)."""
+    try:
+        return getattr(importlib.import_module("detectors._hsnative"), name)
+    except (ImportError, AttributeError):
+        return None

@@ -19,10 +19,10 @@ on mutated files.
 
 from __future__ import annotations
 
-import importlib
 import struct
 from typing import Any, Final
 
+from detectors.native import native_helper
 from pipeline.errors import CorruptMedia
 from pipeline.media.iptc import report_photoshop
 from pipeline.media.markers import first_marker
@@ -81,23 +81,12 @@ def strip_jpeg_parts(
         CorruptMedia: truncated segments, a scan without a frame header, missing EOI, or
             declared dimensions above the pixel limit.
     """
-    if policy.location == "drop":
-        parts = planned_parts(data, policy, removals)
-        if parts is not None:
-            return parts
-    return walk_parts(data, policy, removals, label)
-
-
-def _native_plan() -> Any:
-    try:
-        module = importlib.import_module("detectors._hsnative")
-    except ImportError:
-        return None
-    return getattr(module, "jpeg_plan", None)  # None from a build that predates it
+    parts = planned_parts(data, policy, removals)
+    return walk_parts(data, policy, removals, label) if parts is None else parts
 
 
 # detectors._hsnative.jpeg_plan, or None where the C extension is not built.
-_PLAN: Final[Any] = _native_plan()
+_PLAN: Final[Any] = native_helper("jpeg_plan")
 
 
 def planned_parts(

@@ -168,30 +168,30 @@ class Removals:
             return
         self._names(category).update(names)
 
-    def keep(self, name: str) -> None:
-        """Record that metadata item ``name`` was deliberately kept."""
+    def _kept_set(self) -> set[str]:
+        """The mutable kept-name set, copied first if it is a shared frozenset."""
         kept = self._kept
         if isinstance(kept, frozenset):
             kept = self._kept = set(kept)
-        kept.add(name)
+        return kept
+
+    def keep(self, name: str) -> None:
+        """Record that metadata item ``name`` was deliberately kept."""
+        self._kept_set().add(name)
 
     def keep_all(self, names: frozenset[str]) -> None:
         """Record that metadata items ``names`` were deliberately kept (held as it is, like
         a frozenset given to :meth:`add_all`, while nothing else was kept)."""
-        if not self._kept:
+        if self._kept:
+            self._kept_set().update(names)
+        else:
             self._kept = names
-            return
-        kept = self._kept
-        if isinstance(kept, frozenset):
-            kept = self._kept = set(kept)
-        kept.update(names)
 
     def merge(self, other: Removals) -> None:
         """Add everything ``other`` collected."""
         for cat, names in other._by_cat.items():
             self.add_all(cat, names)
-        for name in other._kept:
-            self.keep(name)
+        self._kept_set().update(other._kept)
 
     def result(self, data: bytes | list[bytes | memoryview], media_type: str) -> StripResult:
         """Freeze into a :class:`StripResult` of ``data`` (the file, or its pieces)."""

@@ -56,6 +56,7 @@ from typing import Any, Final, cast
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 
+from detectors.native import native_helper
 from pipeline.sidecar.accessline import log_line
 from pipeline.sidecar.accesslog import safe_target
 from pipeline.sidecar.app import ADMIN_PREFIX, PROXY_ENDPOINT, REFUSAL_STATUSES
@@ -77,7 +78,7 @@ from pipeline.sidecar.forwarding import (
     send_upstream,
     start_upstream,
 )
-from pipeline.sidecar.http1 import HTTP_HEAD, MovingTimer, WriteGate, native_helper
+from pipeline.sidecar.http1 import HTTP_HEAD, MovingTimer, WriteGate
 from pipeline.sidecar.sniff import SNIFF_BYTES, MediaKind, sniff
 from pipeline.sidecar.upstream import (
     IDEMPOTENT,

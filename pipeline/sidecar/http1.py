@@ -8,12 +8,13 @@ Strict on purpose: the proxy relays what it parses to its own client, so anythin
 from __future__ import annotations
 
 import asyncio
-import importlib
 import re
 from collections.abc import Callable
 from typing import Any, Final, cast
 
 from multidict import CIMultiDict
+
+from detectors.native import native_helper
 
 # Limits of an upstream response head (aiohttp's server defaults are of the same order).
 MAX_HEAD_BYTES: Final = 64 * 1024
@@ -27,15 +28,6 @@ _FORBIDDEN_VALUE_BYTES: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _HEADER_BLOCK: Final = re.compile(
     rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*\r\n"
 )
-
-
-def native_helper(name: str) -> Any:
-    """``detectors._hsnative.<name>``, or None where the C extension is not built (callers
-    then take their pure-Python way)."""
-    try:
-        return getattr(importlib.import_module("detectors._hsnative"), name)
-    except (ImportError, AttributeError):
-        return None
 
 
 # http_head(head, response) -> the head split up, or None unless it is strictly well-formed
